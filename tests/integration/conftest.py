@@ -1,0 +1,86 @@
+"""Integration fixtures: the event store on BOTH SQLite and PostgreSQL, a worker per store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.application import CaseApplication
+from entrypoints.services import CaseService
+from workers.settings import Settings, postgres_env
+from workers.worker import build_worker
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped afterwards."""
+    name = f"oneseal_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Stack:
+    """What a test needs: a store, the domain application on it, a worker, and the staff service."""
+
+    kind: str
+    env: WorkflowEnvironment
+    app: CaseApplication
+    settings: Settings
+    service: CaseService
+    store_env: dict[str, str]
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    @property
+    def task_queue(self) -> str:
+        return self.settings.task_queue
+
+
+def _settings(kind: str, url: str, task_queue: str, target: str, data_dir: Path) -> Settings:
+    base = Settings.from_env()
+    return Settings(
+        data_dir=data_dir, event_store=kind, event_store_url=url, read_model_url=base.read_model_url,
+        temporal_address=target, temporal_namespace="default", task_queue=task_queue,
+        dev_server_port=base.dev_server_port, dev_server_ui_port=base.dev_server_ui_port, log_format="console",
+        rules=base.rules,
+    )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def stack(
+    request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    kind: str = request.param
+    data_dir = tmp_path_factory.mktemp(f"store-{kind}")
+    url = str(data_dir / "events.db") if kind == "sqlite" else request.getfixturevalue("pg_database")
+    target = temporal_env.client.service_client.config.target_host
+    settings = _settings(kind, url, f"cases-{kind}-{uuid.uuid4().hex[:6]}", target, data_dir)
+    store_env = settings.event_store_env() if kind == "sqlite" else postgres_env(url)
+    app = CaseApplication(env=store_env)
+    service = CaseService(temporal_env.client, settings)
+    worker = build_worker(temporal_env.client, app, settings.task_queue)
+    async with worker:
+        yield Stack(kind, temporal_env, app, settings, service, store_env)
+
+
+def run_worker(stack: Stack, **kwargs: Any) -> Worker:
+    return build_worker(stack.client, stack.app, stack.task_queue, **kwargs)

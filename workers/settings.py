@@ -1,0 +1,91 @@
+"""Configuration from environment variables, each with a documented default (docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from workflows.contracts import TASK_QUEUE, Rules
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    event_store: str  # sqlite | postgres
+    event_store_url: str
+    read_model_url: str
+    temporal_address: str  # empty: the embedded dev server
+    temporal_namespace: str
+    task_queue: str
+    dev_server_port: int
+    dev_server_ui_port: int
+    log_format: str
+    rules: Rules = field(default_factory=Rules)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(_env("ONESEAL_DATA_DIR", "var")).resolve()
+        store = _env("ONESEAL_EVENT_STORE", "sqlite").lower()
+        if store not in ("sqlite", "postgres"):
+            raise SystemExit(f"ONESEAL_EVENT_STORE 应为 sqlite 或 postgres，而不是「{store}」")
+        default_url = str(data_dir / "events.db") if store == "sqlite" else "postgresql://postgres@127.0.0.1:5432/oneseal"
+        return cls(
+            data_dir=data_dir,
+            event_store=store,
+            event_store_url=_env("ONESEAL_EVENT_STORE_URL", default_url),
+            read_model_url=_env("ONESEAL_READ_MODEL_URL", f"sqlite:///{data_dir / 'read_models.db'}"),
+            temporal_address=_env("ONESEAL_TEMPORAL_ADDRESS", ""),
+            temporal_namespace=_env("ONESEAL_TEMPORAL_NAMESPACE", "default"),
+            task_queue=_env("ONESEAL_TASK_QUEUE", TASK_QUEUE),
+            dev_server_port=int(_env("ONESEAL_DEV_SERVER_PORT", "7233")),
+            dev_server_ui_port=int(_env("ONESEAL_DEV_SERVER_UI_PORT", "8233")),
+            log_format=_env("ONESEAL_LOG_FORMAT", "console"),
+            rules=Rules(
+                deemed_acceptance_days=int(_env("ONESEAL_DEEMED_ACCEPTANCE_DAYS", "5")),
+                deemed_acceptance_day_type=_env("ONESEAL_DEEMED_ACCEPTANCE_DAY_TYPE", "working"),
+                correction_window_days=int(_env("ONESEAL_CORRECTION_WINDOW_DAYS", "30")),
+                correction_day_type=_env("ONESEAL_CORRECTION_DAY_TYPE", "natural"),
+                warning_share=float(_env("ONESEAL_WARNING_SHARE", "0.8")),
+            ),
+        )
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.dev_server_port}"
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return not self.temporal_address
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing library's own keys for the chosen persistence module."""
+        if self.event_store == "sqlite":
+            Path(self.event_store_url).parent.mkdir(parents=True, exist_ok=True)
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.event_store_url}
+        return postgres_env(self.event_store_url)
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """``postgresql://user[:password]@host:port/dbname[?schema=S]`` → eventsourcing's POSTGRES_* keys."""
+    u = urlparse(url)
+    if u.scheme not in ("postgresql", "postgres"):
+        raise SystemExit(f"ONESEAL_EVENT_STORE_URL 不是 PostgreSQL 地址：{url}")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": (u.path or "/postgres").lstrip("/"),
+        "POSTGRES_HOST": u.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(u.port or 5432),
+        "POSTGRES_USER": unquote(u.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(u.password or ""),
+    }
+    for part in u.query.split("&"):
+        if part.startswith("schema="):
+            env["POSTGRES_SCHEMA"] = part.split("=", 1)[1]
+    return env

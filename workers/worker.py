@@ -1,0 +1,66 @@
+"""The Temporal worker: CaseWorkflow plus the case activities, on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from domain.application import CaseApplication
+from workers.logging import configure_logging
+from workers.settings import Settings
+from workflows.activities import CaseActivities
+from workflows.case_workflow import CaseWorkflow
+
+log = structlog.get_logger("oneseal.worker")
+
+
+def build_worker(client: Client, app: CaseApplication, task_queue: str, *,
+                 crash_after_commit_once: frozenset[str] = frozenset(), max_threads: int = 16) -> Worker:
+    """One place that wires workflows to activities; tests use it too, with their own store and queue."""
+    activities = CaseActivities(app, crash_after_commit_once=crash_after_commit_once)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow],
+        activities=[activities.case_command],
+        activity_executor=ThreadPoolExecutor(max_workers=max_threads),
+        max_concurrent_activities=max_threads,
+    )
+
+
+async def connect(settings: Settings, attempts: int = 60) -> Client:
+    """Connect, waiting for a dev server that is still starting."""
+    for i in range(attempts):
+        try:
+            return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+        except RuntimeError:
+            if i == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    app = CaseApplication(env=settings.event_store_env())
+    client = await connect(settings)
+    worker = build_worker(client, app, settings.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_target,
+             event_store=settings.event_store)
+    async with worker:
+        await stop.wait()
+    log.info("worker.stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
