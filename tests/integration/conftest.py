@@ -6,13 +6,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from domain.application import CaseApplication
 from entrypoints.services import CaseService
@@ -82,5 +80,3 @@ async def stack(
         yield Stack(kind, temporal_env, app, settings, service, store_env)
 
 
-def run_worker(stack: Stack, **kwargs: Any) -> Worker:
-    return build_worker(stack.client, stack.app, stack.task_queue, **kwargs)

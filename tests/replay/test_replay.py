@@ -1,0 +1,31 @@
+"""Recorded histories of every branch replay on the current CaseWorkflow without nondeterminism.
+
+This guards released workflows: a change that is not wrapped in ``workflow.patched`` fails here.
+Re-record (only when adding a branch) with ``ONESEAL_RECORD_HISTORIES=1 make test``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.case_workflow import CaseWorkflow
+
+HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("case_*.json"))
+BRANCHES = {"happy_path", "correction_then_accept", "correction_timeout", "deemed_acceptance", "suspension",
+            "overdue", "withdrawal"}
+
+
+def test_every_branch_has_a_recorded_history() -> None:
+    assert {p.stem.removeprefix("case_") for p in HISTORIES} >= BRANCHES
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text(encoding="utf-8")))
+    result = await Replayer(workflows=[CaseWorkflow]).replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
