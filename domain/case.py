@@ -130,13 +130,13 @@ def check_step(status: CaseStatus, step: Step) -> None:
 
 def check_notice(required: list[str], provided: list[str], listed: list[str]) -> list[str]:
     """The 一次性告知 rule, pure: list every missing material, and nothing already provided."""
+    missing = [m for m in required if m not in provided]
+    if not missing:
+        raise NoticeRefused("申请材料已齐全，无需一次性告知，请直接受理")
     cleaned = _check_materials(required, listed, allow_empty=False, field="missing")
     already = [m for m in cleaned if m in provided]
     if already:
         raise NoticeRefused(f"材料「{'、'.join(already)}」已提交齐全，不得要求补正", materials=already)
-    missing = [m for m in required if m not in provided]
-    if not missing:
-        raise NoticeRefused("申请材料已齐全，无需一次性告知，请直接受理")
     omitted = [m for m in missing if m not in cleaned]
     if omitted:
         raise NoticeRefused(f"一次性告知须一次列明全部缺少的材料，遗漏：{'、'.join(omitted)}", materials=omitted)
