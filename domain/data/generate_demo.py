@@ -65,23 +65,20 @@ TEMPLATES: list[tuple[str, str, str, str, str, int, int, str, list[str]]] = [
      ["最低生活保障申请书", "家庭经济状况核对授权书", "居民户口簿"]),
 ]
 
-_PREFECTURE_DEPT = {"卫生健康委员会": "阿坝州卫生健康委员会"}
-
-
 def department(region: str, suffix: str) -> str:
     return f"{region}{suffix}"
 
 
 def build_rows() -> tuple[list[list[str]], list[list[str]]]:
     matters: list[list[str]] = []
-    departments: dict[str, set[str]] = {}
+    departments: dict[str, dict[str, str]] = {}  # region -> department -> staff id stem
     regions = [(PREFECTURE, PREFECTURE_CODE, "prefecture")] + [(r, c, "county") for r, c in COUNTIES.items()]
     for region, region_code, level in regions:
         for code, name, kind, suffix, levels, statutory, promised, day_type, materials in TEMPLATES:
             if levels not in ("both", level):
                 continue
             dept = department(region, suffix)
-            departments.setdefault(region, set()).add(dept)
+            departments.setdefault(region, {})[dept] = code.split("-")[0].lower()
             matters.append([f"{region_code}-{code}", name, kind, dept, level, region,
                             str(statutory), str(promised), day_type, "|".join(materials)])
     staff: list[list[str]] = []
@@ -92,9 +89,9 @@ def build_rows() -> tuple[list[list[str]], list[list[str]]]:
             [f"{region_code}-qt-b", f"{region}综合窗口乙", centre, "front_desk", region],
             [f"{region_code}-cj-a", f"{region}出件窗口甲", centre, "output_window", region],
         ]
-        for i, dept in enumerate(sorted(departments[region]), start=1):
-            staff.append([f"{region_code}-sp{i:02d}-a", f"{dept}审批员甲", dept, "reviewer", region])
-            staff.append([f"{region_code}-sp{i:02d}-b", f"{dept}审批员乙", dept, "reviewer", region])
+        for dept, stem in sorted(departments[region].items(), key=lambda kv: kv[1]):
+            staff.append([f"{region_code}-{stem}-a", f"{dept}审批员甲", dept, "reviewer", region])
+            staff.append([f"{region_code}-{stem}-b", f"{dept}审批员乙", dept, "reviewer", region])
     return matters, staff
 
 

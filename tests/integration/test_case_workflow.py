@@ -184,7 +184,7 @@ async def test_illegal_updates_are_refused_before_history(stack: Stack) -> None:
         (Step.DELIVER, {}, "CASE_ILLEGAL_TRANSITION"),  # wrong state
         (Step.ACCEPT, {"actor": REVIEWER}, "ACTOR_NOT_PERMITTED"),  # wrong post
         (Step.REFUSE, {"reason": ""}, "FIELD_MISSING"),  # missing field
-        (Step.NOTICE, {"materials": ["不存在的材料"]}, "FIELD_INVALID"),
+        (Step.NOTICE, {"materials": ["不存在的材料"]}, "NOTICE_REFUSED"),  # nothing is missing
     ]
     for s, kw, code in refusals:
         with pytest.raises(DomainError) as err:
