@@ -1,0 +1,40 @@
+# OneSeal: two entry points for people (`make run`, `make test`); everything they need is installed here.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PG_DSN := host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3
+
+.PHONY: run test install postgres lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## Start the embedded stack in the foreground (Temporal dev server + worker); Ctrl-C stops it.
+run: $(STAMP)
+	$(BIN)/oneseal up
+
+## Run the whole suite against a real Temporal dev server, SQLite and PostgreSQL.
+test: $(STAMP) postgres
+	$(BIN)/python -m pytest
+
+# PostgreSQL runs on every development and CI machine; start it if it is down.
+postgres: $(STAMP)
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close()" 2>/dev/null || { \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+	  for i in $$(seq 30); do $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close()" 2>/dev/null && break; sleep 1; done; }
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close(); print('PostgreSQL is up')"
+
+lint: $(STAMP)
+	$(BIN)/ruff check domain workflows projections workers entrypoints tests bench
+	$(BIN)/mypy domain workflows workers entrypoints
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

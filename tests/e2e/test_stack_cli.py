@@ -1,0 +1,109 @@
+"""A clerk's day through the real CLI against `oneseal up` (dev server + worker), stopped and resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ONESEAL = str(Path(sys.executable).parent / "oneseal")
+FRONT, REVIEWER, OUTPUT = "513221-qt-a", "513221-scjg-a", "513221-cj-a"
+MATTER = "513221-SCJG-001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Up:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.output = ""
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([ONESEAL, "up"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            self.output += line
+            if "试一试" in line:
+                return
+            if not line and self.proc.poll() is not None:
+                break
+        raise AssertionError(f"oneseal up did not start:\n{self.output}")
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        rest, _ = self.proc.communicate(timeout=60)
+        self.output += rest
+        assert self.proc.returncode == 0, self.output
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ONESEAL, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) -> None:
+    port, ui = free_port(), free_port()
+    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
+           "ONESEAL_DEV_SERVER_UI_PORT": str(ui), "COLUMNS": "200"}
+    env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
+    up = Up(env)
+    up.start()
+    try:
+        assert f"127.0.0.1:{port}" in up.output and "事件库" in up.output
+        r = cli(env, "case", "submit", "--matter", MATTER, "--applicant", "某某餐饮店", "-m", "营业执照复印件",
+                "--as", FRONT, "--json")
+        assert r.returncode == 0, r.stderr
+        case_no = json.loads(r.stdout)["case_no"]
+        # A refused step: clear Chinese message, stable code, non-zero exit, nothing written.
+        r = cli(env, "case", "accept", case_no, "--as", FRONT)
+        assert r.returncode == 2 and "请先一次性告知补正" in r.stderr and "CASE_ILLEGAL_TRANSITION" in r.stderr
+        r = cli(env, "case", "submit", "--matter", "NOPE", "--applicant", "x", "--as", FRONT)
+        assert r.returncode == 2 and "MATTER_UNKNOWN" in r.stderr
+        assert len(json.loads(cli(env, "case", "history", case_no, "--json").stdout)) == 1
+        for args in (("notice", case_no, "--as", FRONT), ("supplement", case_no, "--as", FRONT),
+                     ("accept", case_no, "--as", FRONT)):
+            r = cli(env, "case", *args)
+            assert r.returncode == 0, r.stderr
+    finally:
+        up.stop()
+    assert "OneSeal 已停止" in up.output
+    assert not port_open(port)  # the dev server went down with the stack
+    up = Up(env)
+    up.start()  # same data dir: the open case resumes
+    try:
+        for args in (("suspend", case_no, "--reason", "testing", "--as", REVIEWER), ("resume", case_no, "--as", REVIEWER),
+                     ("decide", case_no, "--outcome", "grant", "--as", REVIEWER), ("deliver", case_no, "--as", OUTPUT)):
+            r = cli(env, "case", *args)
+            assert r.returncode == 0, r.stderr
+        shown = json.loads(cli(env, "case", "show", case_no, "--json").stdout)
+        assert shown["case"]["status"] == "completed"
+        assert [e["event"] for e in shown["timeline"]] == [
+            "Submitted", "CorrectionNoticeIssued", "Supplemented", "Accepted", "ClockSuspended", "ClockResumed",
+            "Decided", "Delivered", "Completed"]
+        text = cli(env, "case", "show", case_no).stdout
+        assert "已办结" in text and "承诺办结期限" in text
+        listed = json.loads(cli(env, "case", "list", "--json").stdout)
+        assert [c["case_no"] for c in listed] == [case_no]
+    finally:
+        up.stop()
