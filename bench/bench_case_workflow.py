@@ -60,8 +60,13 @@ async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
         await h.execute_update(BenchBaseline.finish)
         await h.result()
 
-    async with Worker(client, task_queue=queue, workflows=[BenchBaseline], activities=[bench_noop],
-                      activity_executor=ThreadPoolExecutor(16)):
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BenchBaseline],
+        activities=[bench_noop],
+        activity_executor=ThreadPoolExecutor(16),
+    ):
         t = time.perf_counter()
         lat = await _bounded(n, one)
         return time.perf_counter() - t, lat
@@ -70,8 +75,9 @@ async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
 async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
     queue = f"bench-case-{uuid.uuid4().hex[:6]}"
     base = Settings.from_env()
-    settings = Settings(**{**base.__dict__, "task_queue": queue, "data_dir": data_dir,
-                           "event_store_url": str(data_dir / "events.db")})
+    settings = Settings(
+        **{**base.__dict__, "task_queue": queue, "data_dir": data_dir, "event_store_url": str(data_dir / "events.db")}
+    )
     app = CaseApplication(env=settings.event_store_env())
     service = CaseService(client, settings)
     staff = default_staff()
@@ -80,8 +86,9 @@ async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[flo
 
     async def one(i: int) -> None:
         no = f"B{i:06d}-{queue}"
-        await service.submit(matter_code=MATTER, applicant="bench", materials=materials,
-                             actor=staff.get("513221-qt-a"), case_no=no)
+        await service.submit(
+            matter_code=MATTER, applicant="bench", materials=materials, actor=staff.get("513221-qt-a"), case_no=no
+        )
         await service.step(no, Step.ACCEPT, StepRequest(actor=front))
         await service.step(no, Step.DECIDE, StepRequest(actor=reviewer, outcome="grant"))
         await service.step(no, Step.DELIVER, StepRequest(actor=output))
@@ -107,12 +114,17 @@ async def main(n: int) -> None:
             c_t, c_lat = await cases(env.client, n, Path(d))
     finally:
         await env.shutdown()
-    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-          f"{platform.processor() or 'cpu'}, Python {platform.python_version()}; N={n}, concurrency {CONCURRENCY}")
+    print(
+        f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+        f"{platform.processor() or 'cpu'}, Python {platform.python_version()}; N={n}, concurrency {CONCURRENCY}"
+    )
     print("| leg | items | seconds | items/s | p50 s | p99 s |")
     print("|---|---|---|---|---|---|")
-    print(f"| baseline (start, 1 activity, 1 update) | {n} | {b_t:.1f} | {n / b_t:.1f} | {pct(b_lat, .5):.2f} | {pct(b_lat, .99):.2f} |")
-    print(f"| case (submit, accept, decide, deliver) | {n} | {c_t:.1f} | {n / c_t:.1f} | {pct(c_lat, .5):.2f} | {pct(c_lat, .99):.2f} |")
+    for label, t, lat in (
+        ("baseline (start, 1 activity, 1 update)", b_t, b_lat),
+        ("case (submit, accept, decide, deliver)", c_t, c_lat),
+    ):
+        print(f"| {label} | {n} | {t:.1f} | {n / t:.1f} | {pct(lat, 0.5):.2f} | {pct(lat, 0.99):.2f} |")
     print(f"ratio case/baseline throughput: {(n / c_t) / (n / b_t):.2f}")
 
 

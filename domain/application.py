@@ -98,7 +98,9 @@ class CaseApplication(Application[Any]):
             raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no) from None
         return CommandOutcome(case.summary(), True, recordings[-1].notification.id)
 
-    def execute(self, case_no: str, command_id: str, step: Callable[[Case, Actor], None], actor: dict[str, Any]) -> CommandOutcome:
+    def execute(
+        self, case_no: str, command_id: str, step: Callable[[Case, Actor], None], actor: dict[str, Any]
+    ) -> CommandOutcome:
         """Load → (already done? answer) → command → save; reload and retry on a version conflict."""
         who = self._actor(actor)
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -113,39 +115,109 @@ class CaseApplication(Application[Any]):
             return CommandOutcome(case.summary(), True, recordings[-1].notification.id if recordings else None)
         raise DomainError(f"办件「{case_no}」并发修改过多，请稍后重试", code="CASE_CONFLICT")
 
-    def issue_notice(self, case_no: str, *, missing: list[str], actor: dict[str, Any], at: datetime,
-                     command_id: str, rules: TimeRules) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.issue_notice(
-            missing=missing, actor=a, at=at, command_id=command_id, calendar=self.calendar, rules=rules), actor)
+    def issue_notice(
+        self,
+        case_no: str,
+        *,
+        missing: list[str],
+        actor: dict[str, Any],
+        at: datetime,
+        command_id: str,
+        rules: TimeRules,
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.issue_notice(
+                missing=missing, actor=a, at=at, command_id=command_id, calendar=self.calendar, rules=rules
+            ),
+            actor,
+        )
 
-    def supplement(self, case_no: str, *, materials: list[str], actor: dict[str, Any], at: datetime,
-                   command_id: str, rules: TimeRules) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.supplement(
-            materials=materials, actor=a, at=at, command_id=command_id, calendar=self.calendar, rules=rules), actor)
+    def supplement(
+        self,
+        case_no: str,
+        *,
+        materials: list[str],
+        actor: dict[str, Any],
+        at: datetime,
+        command_id: str,
+        rules: TimeRules,
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.supplement(
+                materials=materials, actor=a, at=at, command_id=command_id, calendar=self.calendar, rules=rules
+            ),
+            actor,
+        )
 
-    def accept(self, case_no: str, *, actor: dict[str, Any], at: datetime, command_id: str, rules: TimeRules,
-               deemed: bool = False) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.accept(
-            actor=a, at=at, command_id=command_id, calendar=self.calendar, rules=rules, deemed=deemed), actor)
+    def accept(
+        self,
+        case_no: str,
+        *,
+        actor: dict[str, Any],
+        at: datetime,
+        command_id: str,
+        rules: TimeRules,
+        deemed: bool = False,
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.accept(
+                actor=a, at=at, command_id=command_id, calendar=self.calendar, rules=rules, deemed=deemed
+            ),
+            actor,
+        )
 
-    def refuse(self, case_no: str, *, reason: str, actor: dict[str, Any], at: datetime, command_id: str,
-               overdue_correction: bool = False) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.refuse(
-            reason=reason, actor=a, at=at, command_id=command_id, overdue_correction=overdue_correction), actor)
+    def refuse(
+        self,
+        case_no: str,
+        *,
+        reason: str,
+        actor: dict[str, Any],
+        at: datetime,
+        command_id: str,
+        overdue_correction: bool = False,
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.refuse(
+                reason=reason, actor=a, at=at, command_id=command_id, overdue_correction=overdue_correction
+            ),
+            actor,
+        )
 
-    def suspend(self, case_no: str, *, reason: str, note: str, actor: dict[str, Any], at: datetime,
-                command_id: str) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.suspend(
-            reason=reason, note=note, actor=a, at=at, command_id=command_id), actor)
+    def suspend(
+        self, case_no: str, *, reason: str, note: str, actor: dict[str, Any], at: datetime, command_id: str
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.suspend(reason=reason, note=note, actor=a, at=at, command_id=command_id),
+            actor,
+        )
 
     def resume(self, case_no: str, *, actor: dict[str, Any], at: datetime, command_id: str) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.resume(
-            actor=a, at=at, command_id=command_id, calendar=self.calendar), actor)
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.resume(actor=a, at=at, command_id=command_id, calendar=self.calendar),
+            actor,
+        )
 
-    def decide(self, case_no: str, *, outcome: str, reason: str, actor: dict[str, Any], at: datetime,
-               command_id: str) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.decide(
-            outcome=outcome, reason=reason, actor=a, at=at, command_id=command_id), actor)
+    def decide(
+        self, case_no: str, *, outcome: str, reason: str, actor: dict[str, Any], at: datetime, command_id: str
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no,
+            command_id,
+            lambda c, a: c.decide(outcome=outcome, reason=reason, actor=a, at=at, command_id=command_id),
+            actor,
+        )
 
     def deliver(self, case_no: str, *, actor: dict[str, Any], at: datetime, command_id: str) -> CommandOutcome:
         return self.execute(case_no, command_id, lambda c, a: c.deliver(actor=a, at=at, command_id=command_id), actor)
@@ -153,17 +225,20 @@ class CaseApplication(Application[Any]):
     def complete(self, case_no: str, *, actor: dict[str, Any], at: datetime, command_id: str) -> CommandOutcome:
         return self.execute(case_no, command_id, lambda c, a: c.complete(actor=a, at=at, command_id=command_id), actor)
 
-    def withdraw(self, case_no: str, *, reason: str, actor: dict[str, Any], at: datetime,
-                 command_id: str) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.withdraw(
-            reason=reason, actor=a, at=at, command_id=command_id), actor)
+    def withdraw(
+        self, case_no: str, *, reason: str, actor: dict[str, Any], at: datetime, command_id: str
+    ) -> CommandOutcome:
+        return self.execute(
+            case_no, command_id, lambda c, a: c.withdraw(reason=reason, actor=a, at=at, command_id=command_id), actor
+        )
 
     def warn(self, case_no: str, *, actor: dict[str, Any], at: datetime, command_id: str) -> CommandOutcome:
         return self.execute(case_no, command_id, lambda c, a: c.warn(actor=a, at=at, command_id=command_id), actor)
 
     def mark_overdue(self, case_no: str, *, actor: dict[str, Any], at: datetime, command_id: str) -> CommandOutcome:
-        return self.execute(case_no, command_id, lambda c, a: c.mark_overdue(
-            actor=a, at=at, command_id=command_id), actor)
+        return self.execute(
+            case_no, command_id, lambda c, a: c.mark_overdue(actor=a, at=at, command_id=command_id), actor
+        )
 
     # ---- queries ------------------------------------------------------------------------------
 
@@ -178,13 +253,18 @@ class CaseApplication(Application[Any]):
         out = []
         for e in self.events.get(cid):
             data = {k: v for k, v in e.__dict__.items() if k not in ("originator_id", "originator_topic")}
-            out.append({
-                "version": e.originator_version,
-                "event": type(e).__name__,
-                "recorded_at": e.timestamp.isoformat(),
-                **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()
-                   if k not in ("originator_version", "timestamp")},
-            })
+            out.append(
+                {
+                    "version": e.originator_version,
+                    "event": type(e).__name__,
+                    "recorded_at": e.timestamp.isoformat(),  # type: ignore[attr-defined]
+                    **{
+                        k: (v.isoformat() if isinstance(v, datetime) else v)
+                        for k, v in data.items()
+                        if k not in ("originator_version", "timestamp")
+                    },
+                }
+            )
         return out
 
     def iter_case_numbers(self) -> Iterator[str]:

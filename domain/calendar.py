@@ -114,9 +114,7 @@ class ServiceCalendar:
             current += timedelta(days=1)
         return n
 
-    def deadline(
-        self, start: datetime, days: int, day_type: DayType, *, allow_provisional: bool = True
-    ) -> Deadline:
+    def deadline(self, start: datetime, days: int, day_type: DayType, *, allow_provisional: bool = True) -> Deadline:
         """End (local midnight, Asia/Shanghai) of the ``days``-th counted day after ``start``'s local date."""
         local_start = to_local(start).date()
         end_day, provisional = self.add_days(local_start, days, day_type, allow_provisional=allow_provisional)

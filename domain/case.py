@@ -143,6 +143,19 @@ def check_notice(required: list[str], provided: list[str], listed: list[str]) ->
     return cleaned
 
 
+def check_suspension_reason(reason: str) -> None:
+    if reason not in SUSPENSION_REASONS:
+        allowed = "、".join(f"{k}（{v}）" for k, v in SUSPENSION_REASONS.items())
+        raise InvalidValue(f"中止计时事由「{reason}」无效，应为：{allowed}", field="reason")
+
+
+def check_decision(outcome: str, reason: str) -> None:
+    if outcome not in DECISION_OUTCOMES:
+        raise InvalidValue(f"决定结果「{outcome}」无效，应为 grant（准予）或 deny（不予许可）", field="outcome")
+    if outcome == "deny":
+        _required(reason, "reason", "不予许可的理由")
+
+
 def check_actor(step: Step, actor: Actor, region: str, department: str) -> None:
     """Raise unless ``actor`` holds a post that may take ``step`` (system timers always may)."""
     if not actor.user_id:
@@ -323,8 +336,14 @@ class Case(Aggregate):
     # ---- commands -----------------------------------------------------------------------------
 
     def issue_notice(
-        self, *, missing: list[str], actor: Actor, at: datetime, command_id: str,
-        calendar: ServiceCalendar, rules: TimeRules,
+        self,
+        *,
+        missing: list[str],
+        actor: Actor,
+        at: datetime,
+        command_id: str,
+        calendar: ServiceCalendar,
+        rules: TimeRules,
     ) -> None:
         """一次性告知: ONE notice listing ALL missing materials, never anything already complete."""
         self.check(Step.NOTICE, actor)
@@ -332,14 +351,25 @@ class Case(Aggregate):
         self._check_time(at)
         due = calendar.deadline(at, rules.correction_window_days, rules.correction_day_type)
         self._on_notice_issued(
-            round=self.correction_round + 1, missing=listed, correction_due_at=due.at,
-            actor=actor.to_dict(), at=at, command_id=command_id, awaiting=None,
+            round=self.correction_round + 1,
+            missing=listed,
+            correction_due_at=due.at,
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
+            awaiting=None,
         )
 
     @event("CorrectionNoticeIssued")
     def _on_notice_issued(
-        self, round: int, missing: list[str], correction_due_at: datetime,  # noqa: A002
-        actor: dict[str, str], at: datetime, command_id: str, awaiting: dict[str, str] | None,
+        self,
+        round: int,
+        missing: list[str],
+        correction_due_at: datetime,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
+        awaiting: dict[str, str] | None,
     ) -> None:
         self.status = CaseStatus.AWAITING_CORRECTION
         self.correction_round = round
@@ -348,22 +378,37 @@ class Case(Aggregate):
         self._done(command_id, awaiting)
 
     def supplement(
-        self, *, materials: list[str], actor: Actor, at: datetime, command_id: str,
-        calendar: ServiceCalendar, rules: TimeRules,
+        self,
+        *,
+        materials: list[str],
+        actor: Actor,
+        at: datetime,
+        command_id: str,
+        calendar: ServiceCalendar,
+        rules: TimeRules,
     ) -> None:
         self.check(Step.SUPPLEMENT, actor)
         given = _check_materials(self.required_materials, materials, allow_empty=False, field="materials")
         self._check_time(at)
         deemed = calendar.deadline(at, rules.deemed_acceptance_days, rules.deemed_acceptance_day_type)
         self._on_supplemented(
-            materials=given, deemed_acceptance_at=deemed.at, actor=actor.to_dict(), at=at,
-            command_id=command_id, awaiting=_front_desk(self.region),
+            materials=given,
+            deemed_acceptance_at=deemed.at,
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
+            awaiting=_front_desk(self.region),
         )
 
     @event("Supplemented")
     def _on_supplemented(
-        self, materials: list[str], deemed_acceptance_at: datetime, actor: dict[str, str], at: datetime,
-        command_id: str, awaiting: dict[str, str] | None,
+        self,
+        materials: list[str],
+        deemed_acceptance_at: datetime,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
+        awaiting: dict[str, str] | None,
     ) -> None:
         self.provided_materials += [m for m in materials if m not in self.provided_materials]
         self.status = CaseStatus.SUBMITTED
@@ -372,7 +417,13 @@ class Case(Aggregate):
         self._done(command_id, awaiting)
 
     def accept(
-        self, *, actor: Actor, at: datetime, command_id: str, calendar: ServiceCalendar, rules: TimeRules,
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        command_id: str,
+        calendar: ServiceCalendar,
+        rules: TimeRules,
         deemed: bool = False,
     ) -> None:
         """受理, or deemed acceptance by law (§32) when the front desk did not answer in time."""
@@ -392,16 +443,30 @@ class Case(Aggregate):
         warn_days = max(0, min(self.promised_days - 1, int(self.promised_days * rules.warning_share)))
         warning_day, _ = calendar.add_days(start, warn_days, day_type, allow_provisional=True)
         self._on_accepted(
-            deemed=deemed, deadline_day=deadline_day.isoformat(), warning_day=warning_day.isoformat(),
-            promised_deadline=end_of_day(deadline_day), warning_at=end_of_day(warning_day) if warn_days else at,
-            provisional=provisional, actor=actor.to_dict(), at=at, command_id=command_id,
+            deemed=deemed,
+            deadline_day=deadline_day.isoformat(),
+            warning_day=warning_day.isoformat(),
+            promised_deadline=end_of_day(deadline_day),
+            warning_at=end_of_day(warning_day) if warn_days else at,
+            provisional=provisional,
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
             awaiting=Assignment(self.department, Post.REVIEWER.value, self.region).to_dict(),
         )
 
     @event("Accepted")
     def _on_accepted(
-        self, deemed: bool, deadline_day: str, warning_day: str, promised_deadline: datetime,
-        warning_at: datetime, provisional: bool, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        deemed: bool,
+        deadline_day: str,
+        warning_day: str,
+        promised_deadline: datetime,
+        warning_at: datetime,
+        provisional: bool,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.status = CaseStatus.UNDER_REVIEW
@@ -415,22 +480,39 @@ class Case(Aggregate):
         self.deadline_provisional = provisional
         self._done(command_id, awaiting)
 
-    def refuse(self, *, reason: str, actor: Actor, at: datetime, command_id: str, overdue_correction: bool = False) -> None:
+    def refuse(
+        self, *, reason: str, actor: Actor, at: datetime, command_id: str, overdue_correction: bool = False
+    ) -> None:
         """不予受理 (by staff), or the end of a case whose correction window ran out."""
         self.check(Step.REFUSE, actor)
         if overdue_correction:
-            if self.status is not CaseStatus.AWAITING_CORRECTION or self.correction_due_at is None or at < self.correction_due_at:
+            if (
+                self.status is not CaseStatus.AWAITING_CORRECTION
+                or self.correction_due_at is None
+                or at < self.correction_due_at
+            ):
                 raise IllegalTransition("补正期限尚未届满", step=Step.REFUSE.value)
         elif self.status is not CaseStatus.SUBMITTED:
             raise IllegalTransition("待补正期间不能作出不予受理决定，请等待补正或期限届满", step=Step.REFUSE.value)
         reason = _required(reason, "reason", "不予受理理由")
         self._check_time(at)
-        self._on_refused(reason=reason, overdue_correction=overdue_correction, actor=actor.to_dict(), at=at,
-                         command_id=command_id, awaiting=None)
+        self._on_refused(
+            reason=reason,
+            overdue_correction=overdue_correction,
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
+            awaiting=None,
+        )
 
     @event("AcceptanceRefused")
     def _on_refused(
-        self, reason: str, overdue_correction: bool, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        reason: str,
+        overdue_correction: bool,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.status = CaseStatus.REFUSED
@@ -443,18 +525,25 @@ class Case(Aggregate):
     def suspend(self, *, reason: str, note: str, actor: Actor, at: datetime, command_id: str) -> None:
         """Hearing, testing, expert review: time that does not count toward the limit."""
         self.check(Step.SUSPEND, actor)
-        if reason not in SUSPENSION_REASONS:
-            raise InvalidValue(
-                f"中止计时事由「{reason}」无效，应为：{'、'.join(f'{k}（{v}）' for k, v in SUSPENSION_REASONS.items())}",
-                field="reason",
-            )
+        check_suspension_reason(reason)
         self._check_time(at)
-        self._on_suspended(reason=reason, note=note.strip(), actor=actor.to_dict(), at=at, command_id=command_id,
-                           awaiting=self.awaiting)
+        self._on_suspended(
+            reason=reason,
+            note=note.strip(),
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
+            awaiting=self.awaiting,
+        )
 
     @event("ClockSuspended")
     def _on_suspended(
-        self, reason: str, note: str, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        reason: str,
+        note: str,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.status = CaseStatus.SUSPENDED
@@ -469,22 +558,37 @@ class Case(Aggregate):
         days = calendar.count_days(
             to_local(self.suspended_since).date(), to_local(at).date(), day_type, allow_provisional=True
         )
-        deadline_day, provisional = calendar.add_days(date.fromisoformat(self.deadline_day), days, day_type,
-                                                      allow_provisional=True)
+        deadline_day, provisional = calendar.add_days(
+            date.fromisoformat(self.deadline_day), days, day_type, allow_provisional=True
+        )
         warning_day, _ = calendar.add_days(date.fromisoformat(self.warning_day), days, day_type, allow_provisional=True)
         warning_at = end_of_day(warning_day) if days else self.warning_at
         assert warning_at is not None
         self._on_resumed(
-            suspended_days=days, deadline_day=deadline_day.isoformat(), warning_day=warning_day.isoformat(),
-            promised_deadline=end_of_day(deadline_day), warning_at=warning_at,
-            provisional=provisional or self.deadline_provisional, actor=actor.to_dict(), at=at,
-            command_id=command_id, awaiting=self.awaiting,
+            suspended_days=days,
+            deadline_day=deadline_day.isoformat(),
+            warning_day=warning_day.isoformat(),
+            promised_deadline=end_of_day(deadline_day),
+            warning_at=warning_at,
+            provisional=provisional or self.deadline_provisional,
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
+            awaiting=self.awaiting,
         )
 
     @event("ClockResumed")
     def _on_resumed(
-        self, suspended_days: int, deadline_day: str, warning_day: str, promised_deadline: datetime,
-        warning_at: datetime, provisional: bool, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        suspended_days: int,
+        deadline_day: str,
+        warning_day: str,
+        promised_deadline: datetime,
+        warning_at: datetime,
+        provisional: bool,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.status = CaseStatus.UNDER_REVIEW
@@ -499,19 +603,25 @@ class Case(Aggregate):
 
     def decide(self, *, outcome: str, reason: str, actor: Actor, at: datetime, command_id: str) -> None:
         self.check(Step.DECIDE, actor)
-        if outcome not in DECISION_OUTCOMES:
-            raise InvalidValue(f"决定结果「{outcome}」无效，应为 grant（准予）或 deny（不予许可）", field="outcome")
-        if outcome == "deny":
-            reason = _required(reason, "reason", "不予许可的理由")
+        check_decision(outcome, reason)
         self._check_time(at)
         self._on_decided(
-            outcome=outcome, reason=reason.strip(), actor=actor.to_dict(), at=at, command_id=command_id,
+            outcome=outcome,
+            reason=reason.strip(),
+            actor=actor.to_dict(),
+            at=at,
+            command_id=command_id,
             awaiting=Assignment(service_centre(self.region), Post.OUTPUT_WINDOW.value, self.region).to_dict(),
         )
 
     @event("Decided")
     def _on_decided(
-        self, outcome: str, reason: str, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        outcome: str,
+        reason: str,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.status = CaseStatus.DECIDED
@@ -526,7 +636,9 @@ class Case(Aggregate):
         self._on_delivered(actor=actor.to_dict(), at=at, command_id=command_id, awaiting=None)
 
     @event("Delivered")
-    def _on_delivered(self, actor: dict[str, str], at: datetime, command_id: str, awaiting: dict[str, str] | None) -> None:
+    def _on_delivered(
+        self, actor: dict[str, str], at: datetime, command_id: str, awaiting: dict[str, str] | None
+    ) -> None:
         self.status = CaseStatus.DELIVERED
         self.delivered_at = at
         self._done(command_id, awaiting)
@@ -568,12 +680,17 @@ class Case(Aggregate):
             raise IllegalTransition("已发出过超期预警", step=Step.WARN.value)
         if self.warning_at is None or at < self.warning_at:
             raise IllegalTransition("尚未到预警时间", step=Step.WARN.value)
-        self._on_warned(deadline=self.promised_deadline, actor=actor.to_dict(), at=at, command_id=command_id,
-                        awaiting=self.awaiting)
+        self._on_warned(
+            deadline=self.promised_deadline, actor=actor.to_dict(), at=at, command_id=command_id, awaiting=self.awaiting
+        )
 
     @event("DeadlineWarned")
     def _on_warned(
-        self, deadline: datetime | None, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        deadline: datetime | None,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.warned = True
@@ -585,12 +702,17 @@ class Case(Aggregate):
             raise IllegalTransition("已记录超期", step=Step.MARK_OVERDUE.value)
         if self.promised_deadline is None or at < self.promised_deadline:
             raise IllegalTransition("尚未到承诺期限", step=Step.MARK_OVERDUE.value)
-        self._on_overdue(deadline=self.promised_deadline, actor=actor.to_dict(), at=at, command_id=command_id,
-                         awaiting=self.awaiting)
+        self._on_overdue(
+            deadline=self.promised_deadline, actor=actor.to_dict(), at=at, command_id=command_id, awaiting=self.awaiting
+        )
 
     @event("BecameOverdue")
     def _on_overdue(
-        self, deadline: datetime, actor: dict[str, str], at: datetime, command_id: str,
+        self,
+        deadline: datetime,
+        actor: dict[str, str],
+        at: datetime,
+        command_id: str,
         awaiting: dict[str, str] | None,
     ) -> None:
         self.overdue = True
@@ -674,8 +796,9 @@ def _check_actor_region(actor: Actor, region: str) -> None:
         raise ActorNotPermitted(f"{actor.describe()}无权收件，应由{front.describe()}收件", step="submit")
 
 
-def _check_materials(required: list[str] | tuple[str, ...], given: list[str], *, allow_empty: bool,
-                     field: str = "materials") -> list[str]:
+def _check_materials(
+    required: list[str] | tuple[str, ...], given: list[str], *, allow_empty: bool, field: str = "materials"
+) -> list[str]:
     cleaned = [m.strip() for m in given if m and m.strip()]
     if not cleaned and not allow_empty:
         raise MissingField("至少列出一项材料", field=field)
@@ -683,7 +806,6 @@ def _check_materials(required: list[str] | tuple[str, ...], given: list[str], *,
     if unknown:
         raise InvalidValue(f"「{'、'.join(unknown)}」不是本事项要求的申请材料", field=field, materials=unknown)
     return list(dict.fromkeys(cleaned))
-
 
 
 def validate_request(
@@ -717,13 +839,7 @@ def validate_request(
         _required(reason, "reason", "不予受理理由")
     elif step is Step.WITHDRAW:
         _required(reason, "reason", "撤回理由")
-    elif step is Step.SUSPEND and reason not in SUSPENSION_REASONS:
-        raise InvalidValue(
-            f"中止计时事由「{reason}」无效，应为：{'、'.join(f'{k}（{v}）' for k, v in SUSPENSION_REASONS.items())}",
-            field="reason",
-        )
+    elif step is Step.SUSPEND:
+        check_suspension_reason(reason)
     elif step is Step.DECIDE:
-        if outcome not in DECISION_OUTCOMES:
-            raise InvalidValue(f"决定结果「{outcome}」无效，应为 grant（准予）或 deny（不予许可）", field="outcome")
-        if outcome == "deny":
-            _required(reason, "reason", "不予许可的理由")
+        check_decision(outcome, reason)

@@ -100,7 +100,9 @@ class StaffDirectory:
         with path.open(encoding="utf-8", newline="") as f:
             for line_no, row in enumerate(csv.DictReader(f), start=2):
                 try:
-                    actor = Actor(row["user_id"], row["name"], row["department"], Post(row["post"]).value, row["region"])
+                    actor = Actor(
+                        row["user_id"], row["name"], row["department"], Post(row["post"]).value, row["region"]
+                    )
                 except (KeyError, ValueError) as e:
                     raise CatalogueInvalid(f"{path.name} 第{line_no}行有误：{e}", line=line_no) from None
                 actors[actor.user_id] = actor

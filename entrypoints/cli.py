@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
@@ -138,15 +137,23 @@ def submit(
     actor = default_staff().get(user)
     m = default_catalogue().get(matter)
     materials = list(m.materials) if all_materials else list(material or [])
-    case = asyncio.run(_with_service(settings, lambda s: s.submit(
-        matter_code=matter, applicant=applicant, materials=materials, actor=actor, case_no=case_no)))
+    case = asyncio.run(
+        _with_service(
+            settings,
+            lambda s: s.submit(
+                matter_code=matter, applicant=applicant, materials=materials, actor=actor, case_no=case_no
+            ),
+        )
+    )
     if as_json:
         out.print_json(json.dumps(case, ensure_ascii=False))
         return
     out.print(f"[green]✓ 已收件[/]：办件编号 [bold]{case['case_no']}[/]（{case['matter_name']}）")
     if case["missing_materials"]:
-        out.print(f"  缺少材料：{'、'.join(case['missing_materials'])} —— 请一次性告知："
-                  f"oneseal case notice {case['case_no']} --as {user}")
+        out.print(
+            f"  缺少材料：{'、'.join(case['missing_materials'])} —— 请一次性告知："
+            f"oneseal case notice {case['case_no']} --as {user}"
+        )
     out.print(f"  法定受理答复期限（逾期视为受理）：{_local(case['deemed_acceptance_at'])}")
     _print_next(case)
 
@@ -168,7 +175,9 @@ def notice(
 def supplement(
     case_no: CaseNo,
     user: AsUser,
-    material: Annotated[list[str] | None, typer.Option("--material", "-m", help="补正的材料，可重复；默认补齐全部")] = None,
+    material: Annotated[
+        list[str] | None, typer.Option("--material", "-m", help="补正的材料，可重复；默认补齐全部")
+    ] = None,
 ) -> None:
     """补正：登记申请人补交的材料。"""
     given = list(material or []) or _store(_settings()).get_case(case_no)["missing_materials"]
@@ -184,7 +193,9 @@ def accept(case_no: CaseNo, user: AsUser) -> None:
 
 @case_app.command("refuse")
 @staff_command
-def refuse(case_no: CaseNo, user: AsUser, reason: Annotated[str, typer.Option("--reason", help="不予受理理由")] = "") -> None:
+def refuse(
+    case_no: CaseNo, user: AsUser, reason: Annotated[str, typer.Option("--reason", help="不予受理理由")] = ""
+) -> None:
     """不予受理（须说明理由）。"""
     _run_step(case_no, Step.REFUSE, user, reason=reason)
 
@@ -194,7 +205,9 @@ def refuse(case_no: CaseNo, user: AsUser, reason: Annotated[str, typer.Option("-
 def suspend(
     case_no: CaseNo,
     user: AsUser,
-    reason: Annotated[SuspendReason, typer.Option("--reason", help="、".join(f"{k}={v}" for k, v in SUSPENSION_REASONS.items()))],
+    reason: Annotated[
+        SuspendReason, typer.Option("--reason", help="、".join(f"{k}={v}" for k, v in SUSPENSION_REASONS.items()))
+    ],
     note: Annotated[str, typer.Option("--note", help="说明")] = "",
 ) -> None:
     """中止计时：听证、检验检测、专家评审等不计入办理时限。"""
@@ -213,7 +226,9 @@ def resume(case_no: CaseNo, user: AsUser) -> None:
 def decide(
     case_no: CaseNo,
     user: AsUser,
-    outcome: Annotated[Outcome, typer.Option("--outcome", help="、".join(f"{k}={v}" for k, v in DECISION_OUTCOMES.items()))],
+    outcome: Annotated[
+        Outcome, typer.Option("--outcome", help="、".join(f"{k}={v}" for k, v in DECISION_OUTCOMES.items()))
+    ],
     reason: Annotated[str, typer.Option("--reason", help="理由（不予许可时必填）")] = "",
 ) -> None:
     """作出决定：准予或不予许可。"""
@@ -229,7 +244,9 @@ def deliver(case_no: CaseNo, user: AsUser) -> None:
 
 @case_app.command("withdraw")
 @staff_command
-def withdraw(case_no: CaseNo, user: AsUser, reason: Annotated[str, typer.Option("--reason", help="撤回理由")] = "") -> None:
+def withdraw(
+    case_no: CaseNo, user: AsUser, reason: Annotated[str, typer.Option("--reason", help="撤回理由")] = ""
+) -> None:
     """撤回申请。"""
     _run_step(case_no, Step.WITHDRAW, user, reason=reason)
 
@@ -246,9 +263,13 @@ def show(case_no: CaseNo, as_json: JsonFlag = False) -> None:
     if as_json:
         out.print_json(json.dumps({"case": case, "timeline": history}, ensure_ascii=False))
         return
-    out.print(f"[bold]{case['case_no']}[/]  {case['matter_name']}（{MatterKind(case['matter_kind']).label}）"
-              f"  申请人：{case['applicant']}")
-    out.print(f"  办理机关：{case['department']}（{case['region']}）  状态：[bold]{CaseStatus(case['status']).label}[/]")
+    out.print(
+        f"[bold]{case['case_no']}[/]  {case['matter_name']}（{MatterKind(case['matter_kind']).label}）"
+        f"  申请人：{case['applicant']}"
+    )
+    out.print(
+        f"  办理机关：{case['department']}（{case['region']}）  状态：[bold]{CaseStatus(case['status']).label}[/]"
+    )
     rows = [
         ("法定受理答复期限", case["deemed_acceptance_at"]),
         ("补正期限", case["correction_due_at"]),
@@ -284,10 +305,19 @@ def history(case_no: CaseNo, as_json: JsonFlag = False) -> None:
 
 
 EVENT_LABELS = {
-    "Submitted": "收件", "CorrectionNoticeIssued": "一次性告知补正", "Supplemented": "补正材料",
-    "Accepted": "受理", "AcceptanceRefused": "不予受理", "ClockSuspended": "中止计时", "ClockResumed": "恢复计时",
-    "Decided": "作出决定", "Delivered": "出件", "Completed": "办结", "Withdrawn": "撤回",
-    "DeadlineWarned": "超期预警", "BecameOverdue": "超期",
+    "Submitted": "收件",
+    "CorrectionNoticeIssued": "一次性告知补正",
+    "Supplemented": "补正材料",
+    "Accepted": "受理",
+    "AcceptanceRefused": "不予受理",
+    "ClockSuspended": "中止计时",
+    "ClockResumed": "恢复计时",
+    "Decided": "作出决定",
+    "Delivered": "出件",
+    "Completed": "办结",
+    "Withdrawn": "撤回",
+    "DeadlineWarned": "超期预警",
+    "BecameOverdue": "超期",
 }
 _SKIP = {"version", "event", "recorded_at", "at", "actor", "command_id", "awaiting"}
 
@@ -301,7 +331,9 @@ def _timeline(events: list[dict[str, Any]], detail: bool = False) -> None:
         awaiting = e.get("awaiting")
         extra = {k: v for k, v in e.items() if k not in _SKIP and v not in (None, "", [], False)}
         table.add_row(
-            str(e["version"]), _local(e.get("at")), EVENT_LABELS.get(e["event"], e["event"]),
+            str(e["version"]),
+            _local(e.get("at")),
+            EVENT_LABELS.get(e["event"], e["event"]),
             actor.get("name", ""),
             f"{awaiting['department']}·{Post(awaiting['post']).label}" if awaiting else "—",
             *([json.dumps(extra, ensure_ascii=False)] if detail else []),
@@ -328,8 +360,14 @@ def list_cases(
         table.add_column(col)
     for c in cases:
         a = c["awaiting"]
-        table.add_row(c["case_no"], c["matter_name"], c["region"], CaseStatus(c["status"]).label,
-                      _local(c["promised_deadline"]), f"{a['department']}·{Post(a['post']).label}" if a else "—")
+        table.add_row(
+            c["case_no"],
+            c["matter_name"],
+            c["region"],
+            CaseStatus(c["status"]).label,
+            _local(c["promised_deadline"]),
+            f"{a['department']}·{Post(a['post']).label}" if a else "—",
+        )
     out.print(table)
 
 
@@ -342,18 +380,39 @@ def matters_list(
     cat = default_catalogue()
     matters = [m for m in cat.matters.values() if not region or m.authority.region == region]
     if as_json:
-        out.print_json(json.dumps([{
-            "code": m.code, "name": m.name, "kind": m.kind.value, "department": m.authority.department,
-            "level": m.authority.level.value, "region": m.authority.region, "statutory_days": m.statutory_days,
-            "promised_days": m.promised_days, "day_type": m.day_type.value, "materials": list(m.materials),
-        } for m in matters], ensure_ascii=False))
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "code": m.code,
+                        "name": m.name,
+                        "kind": m.kind.value,
+                        "department": m.authority.department,
+                        "level": m.authority.level.value,
+                        "region": m.authority.region,
+                        "statutory_days": m.statutory_days,
+                        "promised_days": m.promised_days,
+                        "day_type": m.day_type.value,
+                        "materials": list(m.materials),
+                    }
+                    for m in matters
+                ],
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(title=f"事项目录 {cat.version}（{len(matters)} 项）")
     for col in ("编码", "名称", "类别", "办理机关", "承诺/法定", "材料"):
         table.add_column(col)
     for m in matters:
-        table.add_row(m.code, m.name, m.kind.label, m.authority.department,
-                      f"{m.promised_days}/{m.statutory_days}{m.day_type.label}", "、".join(m.materials))
+        table.add_row(
+            m.code,
+            m.name,
+            m.kind.label,
+            m.authority.department,
+            f"{m.promised_days}/{m.statutory_days}{m.day_type.label}",
+            "、".join(m.materials),
+        )
     out.print(table)
 
 
@@ -393,7 +452,6 @@ def worker() -> None:
 
 def main() -> None:
     app()
-
 
 
 if __name__ == "__main__":

@@ -79,14 +79,32 @@ class CaseService:
         # A dry run of the domain's own rules (nothing saved): refusals never start a workflow.
         from domain.calendar import default_calendar
 
-        Case.submit(case_no=case_no, matter=matter, authority=self.catalogue.competent_authority(matter_code, now),
-                    applicant=applicant, provided_materials=materials, actor=actor, at=now, command_id="dry-run",
-                    calendar=default_calendar(), rules=time_rules(rules))
-        inp = CaseInput(case_no=case_no, matter_code=matter_code, applicant=applicant,
-                        provided_materials=list(materials), submitted_by=actor.to_dict(), rules=rules)
+        Case.submit(
+            case_no=case_no,
+            matter=matter,
+            authority=self.catalogue.competent_authority(matter_code, now),
+            applicant=applicant,
+            provided_materials=materials,
+            actor=actor,
+            at=now,
+            command_id="dry-run",
+            calendar=default_calendar(),
+            rules=time_rules(rules),
+        )
+        inp = CaseInput(
+            case_no=case_no,
+            matter_code=matter_code,
+            applicant=applicant,
+            provided_materials=list(materials),
+            submitted_by=actor.to_dict(),
+            rules=rules,
+        )
         try:
             handle = await self.client.start_workflow(
-                CaseWorkflow.run, inp, id=case_workflow_id(case_no), task_queue=self.settings.task_queue,
+                CaseWorkflow.run,
+                inp,
+                id=case_workflow_id(case_no),
+                task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )

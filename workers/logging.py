@@ -10,7 +10,9 @@ import structlog
 
 def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False) if fmt == "json" else structlog.processors.KeyValueRenderer(
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if fmt == "json"
+        else structlog.processors.KeyValueRenderer(
             key_order=["timestamp", "level", "event", "case_no", "workflow_id"], drop_missing=True
         )
     )

@@ -35,7 +35,9 @@ class Settings:
         store = _env("ONESEAL_EVENT_STORE", "sqlite").lower()
         if store not in ("sqlite", "postgres"):
             raise SystemExit(f"ONESEAL_EVENT_STORE 应为 sqlite 或 postgres，而不是「{store}」")
-        default_url = str(data_dir / "events.db") if store == "sqlite" else "postgresql://postgres@127.0.0.1:5432/oneseal"
+        default_url = (
+            str(data_dir / "events.db") if store == "sqlite" else "postgresql://postgres@127.0.0.1:5432/oneseal"
+        )
         return cls(
             data_dir=data_dir,
             event_store=store,

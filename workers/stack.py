@@ -57,8 +57,9 @@ class Child:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out: IO[bytes] = self.log_file.open("ab")
         # Own process group: Ctrl-C reaches us, and we stop children in order.
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -94,12 +95,28 @@ class Stack:
         logs = s.data_dir / "logs"
         env = {**os.environ, "ONESEAL_DATA_DIR": str(s.data_dir), "ONESEAL_TEMPORAL_ADDRESS": s.temporal_target}
         if s.embedded_temporal:
-            server = Child("temporal", [
-                temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1",
-                "--port", str(s.dev_server_port), "--ui-port", str(s.dev_server_ui_port),
-                "--db-filename", str(s.data_dir / "temporal.db"), "--namespace", s.temporal_namespace,
-                "--log-level", "warn",
-            ], dict(os.environ), logs / "temporal.log")
+            server = Child(
+                "temporal",
+                [
+                    temporal_cli(),
+                    "server",
+                    "start-dev",
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(s.dev_server_port),
+                    "--ui-port",
+                    str(s.dev_server_ui_port),
+                    "--db-filename",
+                    str(s.data_dir / "temporal.db"),
+                    "--namespace",
+                    s.temporal_namespace,
+                    "--log-level",
+                    "warn",
+                ],
+                dict(os.environ),
+                logs / "temporal.log",
+            )
             server.start()
             self.children.append(server)
             wait_for_port("127.0.0.1", s.dev_server_port, 60, server.proc)
@@ -119,8 +136,9 @@ class Stack:
                             self._stopping = True
                             break
                         child.restarts += 1
-                        print(f"{child.name} 退出（{child.proc.returncode}），第 {child.restarts} 次重启",
-                              file=sys.stderr)
+                        print(
+                            f"{child.name} 退出（{child.proc.returncode}），第 {child.restarts} 次重启", file=sys.stderr
+                        )
                         time.sleep(min(30, 2**child.restarts))
                         child.start()
                 time.sleep(0.5)

@@ -19,8 +19,14 @@ from workflows.case_workflow import CaseWorkflow
 log = structlog.get_logger("oneseal.worker")
 
 
-def build_worker(client: Client, app: CaseApplication, task_queue: str, *,
-                 crash_after_commit_once: frozenset[str] = frozenset(), max_threads: int = 16) -> Worker:
+def build_worker(
+    client: Client,
+    app: CaseApplication,
+    task_queue: str,
+    *,
+    crash_after_commit_once: frozenset[str] = frozenset(),
+    max_threads: int = 16,
+) -> Worker:
     """One place that wires workflows to activities; tests use it too, with their own store and queue."""
     activities = CaseActivities(app, crash_after_commit_once=crash_after_commit_once)
     return Worker(
@@ -55,8 +61,12 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_target,
-             event_store=settings.event_store)
+    log.info(
+        "worker.started",
+        task_queue=settings.task_queue,
+        temporal=settings.temporal_target,
+        event_store=settings.event_store,
+    )
     async with worker:
         await stop.wait()
     log.info("worker.stopped")

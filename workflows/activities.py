@@ -42,8 +42,13 @@ class CaseActivities:
     @activity.defn(name="case_command")
     def case_command(self, cmd: CaseCommand) -> CaseResult:
         info = activity.info()
-        bound = log.bind(case_no=cmd.case_no, workflow_id=info.workflow_id, step=cmd.step,
-                         command_id=cmd.command_id, attempt=info.attempt)
+        bound = log.bind(
+            case_no=cmd.case_no,
+            workflow_id=info.workflow_id,
+            step=cmd.step,
+            command_id=cmd.command_id,
+            attempt=info.attempt,
+        )
         handler = self._handlers().get(cmd.step)
         if handler is None:
             raise ApplicationError(f"未知的办理环节：{cmd.step}", type="STEP_UNKNOWN", non_retryable=True)
@@ -52,8 +57,12 @@ class CaseActivities:
         except DomainError as e:
             bound.info("case.command.refused", code=e.code, reason=e.message)
             raise ApplicationError(e.message, e.details, type=e.code, non_retryable=True) from None
-        bound.info("case.command.done", recorded=outcome.recorded, notification_id=outcome.notification_id,
-                   status=outcome.case["status"])
+        bound.info(
+            "case.command.done",
+            recorded=outcome.recorded,
+            notification_id=outcome.notification_id,
+            status=outcome.case["status"],
+        )
         if outcome.recorded and info.attempt == 1 and cmd.step in self._crash_after_commit_once:
             bound.warning("case.command.simulated_crash_after_commit")
             raise SimulatedCrash(f"simulated crash after commit of {cmd.command_id}")
@@ -67,19 +76,28 @@ class CaseActivities:
 
         return {
             "submit": lambda c: app.submit(case_no=c.case_no, rules=time_rules(c.rules), **c.args, **common(c)),
-            "notice": lambda c: app.issue_notice(c.case_no, missing=c.args["materials"], rules=time_rules(c.rules),
-                                                 **common(c)),
-            "supplement": lambda c: app.supplement(c.case_no, materials=c.args["materials"],
-                                                   rules=time_rules(c.rules), **common(c)),
-            "accept": lambda c: app.accept(c.case_no, rules=time_rules(c.rules), deemed=bool(c.args.get("deemed")),
-                                           **common(c)),
-            "refuse": lambda c: app.refuse(c.case_no, reason=c.args["reason"],
-                                           overdue_correction=bool(c.args.get("overdue_correction")), **common(c)),
-            "suspend": lambda c: app.suspend(c.case_no, reason=c.args["reason"], note=c.args.get("note", ""),
-                                             **common(c)),
+            "notice": lambda c: app.issue_notice(
+                c.case_no, missing=c.args["materials"], rules=time_rules(c.rules), **common(c)
+            ),
+            "supplement": lambda c: app.supplement(
+                c.case_no, materials=c.args["materials"], rules=time_rules(c.rules), **common(c)
+            ),
+            "accept": lambda c: app.accept(
+                c.case_no, rules=time_rules(c.rules), deemed=bool(c.args.get("deemed")), **common(c)
+            ),
+            "refuse": lambda c: app.refuse(
+                c.case_no,
+                reason=c.args["reason"],
+                overdue_correction=bool(c.args.get("overdue_correction")),
+                **common(c),
+            ),
+            "suspend": lambda c: app.suspend(
+                c.case_no, reason=c.args["reason"], note=c.args.get("note", ""), **common(c)
+            ),
             "resume": lambda c: app.resume(c.case_no, **common(c)),
-            "decide": lambda c: app.decide(c.case_no, outcome=c.args["outcome"], reason=c.args.get("reason", ""),
-                                           **common(c)),
+            "decide": lambda c: app.decide(
+                c.case_no, outcome=c.args["outcome"], reason=c.args.get("reason", ""), **common(c)
+            ),
             "deliver": lambda c: app.deliver(c.case_no, **common(c)),
             "complete": lambda c: app.complete(c.case_no, **common(c)),
             "withdraw": lambda c: app.withdraw(c.case_no, reason=c.args["reason"], **common(c)),

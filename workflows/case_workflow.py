@@ -48,11 +48,15 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, inp: CaseInput) -> dict[str, Any]:
         async with self._lock:
-            await self._execute("submit", inp.submitted_by, {
-                "matter_code": inp.matter_code,
-                "applicant": inp.applicant,
-                "provided_materials": list(inp.provided_materials),
-            })
+            await self._execute(
+                "submit",
+                inp.submitted_by,
+                {
+                    "matter_code": inp.matter_code,
+                    "applicant": inp.applicant,
+                    "provided_materials": list(inp.provided_materials),
+                },
+            )
         while not self._status().is_closed:
             if self._status() is CaseStatus.DELIVERED:  # only if a crash cut the deliver step short
                 async with self._lock:
@@ -62,15 +66,19 @@ class CaseWorkflow:
             seen = self._changes
             timer = self._next_timer()
             if timer is None:
-                await workflow.wait_condition(lambda: self._changes != seen)
+                await workflow.wait_condition(lambda: self._changes != seen)  # noqa: B023 (awaited at once)
                 continue
             step, due = timer
             delay = due - workflow.now()
             if delay > timedelta(0):
                 try:
-                    await workflow.wait_condition(lambda: self._changes != seen, timeout=delay, timeout_summary=step)
+                    await workflow.wait_condition(
+                        lambda: self._changes != seen,  # noqa: B023 (awaited at once)
+                        timeout=delay,
+                        timeout_summary=step,
+                    )
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             await self._fire(step, due)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -107,10 +115,11 @@ class CaseWorkflow:
             if self._next_timer() != (step, due):
                 return
             system = SYSTEM_ACTOR.to_dict()
-            args: dict[str, Any] = {
+            timer_args: dict[str, dict[str, Any]] = {
                 "deemed_accept": {"deemed": True},
                 "correction_overdue": {"reason": "逾期未补正，视为放弃申请", "overdue_correction": True},
-            }.get(step, {})
+            }
+            args = timer_args.get(step, {})
             activity_step = {"deemed_accept": "accept", "correction_overdue": "refuse"}.get(step, step)
             try:
                 await self._execute(activity_step, system, args)
@@ -164,8 +173,14 @@ class CaseWorkflow:
         if self._case is None:
             raise ApplicationError("办件正在登记，请稍后再试", type="CASE_NOT_READY", non_retryable=True)
         try:
-            validate_request(step, self._case, Actor.from_dict(req.actor), materials=list(req.materials),
-                             reason=req.reason, outcome=req.outcome)
+            validate_request(
+                step,
+                self._case,
+                Actor.from_dict(req.actor),
+                materials=list(req.materials),
+                reason=req.reason,
+                outcome=req.outcome,
+            )
         except DomainError as e:
             raise _refusal(e) from None
 

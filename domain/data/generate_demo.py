@@ -31,39 +31,184 @@ PREFECTURE_CODE = "513200"
 
 # (template code, name, kind, department suffix, levels, statutory, promised, day type, materials)
 TEMPLATES: list[tuple[str, str, str, str, str, int, int, str, list[str]]] = [
-    ("SCJG-001", "食品经营许可", "licensing", "市场监督管理局", "both", 20, 5, "working",
-     ["食品经营许可申请书", "营业执照复印件", "法定代表人身份证明", "经营场所平面图", "食品安全管理制度"]),
-    ("SCJG-002", "个体工商户设立登记", "licensing", "市场监督管理局", "county", 15, 1, "working",
-     ["个体工商户登记申请书", "经营者身份证明", "经营场所使用证明"]),
-    ("ZJ-001", "建筑工程施工许可证核发", "licensing", "住房和城乡建设局", "both", 15, 7, "working",
-     ["建筑工程施工许可申请表", "建设工程规划许可证", "施工合同", "安全施工措施资料"]),
-    ("ZRZY-001", "建设用地规划许可证核发", "licensing", "自然资源局", "both", 20, 10, "working",
-     ["建设用地规划许可申请表", "建设项目批准文件", "土地权属证明", "规划设计条件"]),
-    ("WJ-001", "医疗机构执业登记", "licensing", "卫生健康委员会", "both", 45, 20, "working",
-     ["医疗机构执业登记申请书", "设置医疗机构批准书", "医疗机构用房产权证明", "卫生技术人员名录及资格证书"]),
-    ("WJ-002", "公共场所卫生许可", "licensing", "卫生健康委员会", "county", 20, 5, "working",
-     ["公共场所卫生许可申请表", "营业执照复印件", "卫生检测报告"]),
-    ("JT-001", "道路旅客运输经营许可", "licensing", "交通运输局", "both", 20, 10, "working",
-     ["道路旅客运输经营申请表", "车辆情况说明", "驾驶人员资格证明", "安全生产管理制度"]),
-    ("GA-001", "居民身份证换领", "public_service", "公安局", "county", 60, 30, "natural",
-     ["居民户口簿", "原居民身份证"]),
-    ("GA-002", "户口迁移", "public_service", "公安局", "county", 20, 5, "working",
-     ["户口迁移申请表", "居民户口簿", "准予迁入证明"]),
-    ("YB-001", "基本医疗保险关系转移接续", "public_service", "医疗保障局", "both", 15, 5, "working",
-     ["参保人身份证明", "基本医疗保险参保凭证"]),
-    ("SW-001", "取水许可", "licensing", "水务局", "both", 45, 20, "working",
-     ["取水许可申请书", "建设项目水资源论证报告", "取水工程设计文件"]),
-    ("SB-001", "企业职工基本养老保险待遇核定", "public_service", "社会保险事业管理局", "both", 20, 10, "working",
-     ["养老保险待遇申领表", "居民身份证", "退休审批表"]),
-    ("RS-001", "职业技能等级证书补发", "public_service", "人力资源和社会保障局", "prefecture", 20, 10, "working",
-     ["补发申请表", "居民身份证", "遗失声明"]),
-    ("JY-001", "民办学校办学许可", "licensing", "教育局", "both", 60, 30, "working",
-     ["民办学校办学申请书", "举办者资格证明", "校舍及设施证明", "章程及首届理事会组成人员名单"]),
-    ("MZ-001", "社会团体成立登记", "licensing", "民政局", "both", 60, 30, "working",
-     ["社会团体成立登记申请书", "章程草案", "业务主管单位批准文件", "验资报告"]),
-    ("MZ-002", "最低生活保障审核确认", "public_service", "民政局", "county", 30, 20, "natural",
-     ["最低生活保障申请书", "家庭经济状况核对授权书", "居民户口簿"]),
+    (
+        "SCJG-001",
+        "食品经营许可",
+        "licensing",
+        "市场监督管理局",
+        "both",
+        20,
+        5,
+        "working",
+        ["食品经营许可申请书", "营业执照复印件", "法定代表人身份证明", "经营场所平面图", "食品安全管理制度"],
+    ),
+    (
+        "SCJG-002",
+        "个体工商户设立登记",
+        "licensing",
+        "市场监督管理局",
+        "county",
+        15,
+        1,
+        "working",
+        ["个体工商户登记申请书", "经营者身份证明", "经营场所使用证明"],
+    ),
+    (
+        "ZJ-001",
+        "建筑工程施工许可证核发",
+        "licensing",
+        "住房和城乡建设局",
+        "both",
+        15,
+        7,
+        "working",
+        ["建筑工程施工许可申请表", "建设工程规划许可证", "施工合同", "安全施工措施资料"],
+    ),
+    (
+        "ZRZY-001",
+        "建设用地规划许可证核发",
+        "licensing",
+        "自然资源局",
+        "both",
+        20,
+        10,
+        "working",
+        ["建设用地规划许可申请表", "建设项目批准文件", "土地权属证明", "规划设计条件"],
+    ),
+    (
+        "WJ-001",
+        "医疗机构执业登记",
+        "licensing",
+        "卫生健康委员会",
+        "both",
+        45,
+        20,
+        "working",
+        ["医疗机构执业登记申请书", "设置医疗机构批准书", "医疗机构用房产权证明", "卫生技术人员名录及资格证书"],
+    ),
+    (
+        "WJ-002",
+        "公共场所卫生许可",
+        "licensing",
+        "卫生健康委员会",
+        "county",
+        20,
+        5,
+        "working",
+        ["公共场所卫生许可申请表", "营业执照复印件", "卫生检测报告"],
+    ),
+    (
+        "JT-001",
+        "道路旅客运输经营许可",
+        "licensing",
+        "交通运输局",
+        "both",
+        20,
+        10,
+        "working",
+        ["道路旅客运输经营申请表", "车辆情况说明", "驾驶人员资格证明", "安全生产管理制度"],
+    ),
+    (
+        "GA-001",
+        "居民身份证换领",
+        "public_service",
+        "公安局",
+        "county",
+        60,
+        30,
+        "natural",
+        ["居民户口簿", "原居民身份证"],
+    ),
+    (
+        "GA-002",
+        "户口迁移",
+        "public_service",
+        "公安局",
+        "county",
+        20,
+        5,
+        "working",
+        ["户口迁移申请表", "居民户口簿", "准予迁入证明"],
+    ),
+    (
+        "YB-001",
+        "基本医疗保险关系转移接续",
+        "public_service",
+        "医疗保障局",
+        "both",
+        15,
+        5,
+        "working",
+        ["参保人身份证明", "基本医疗保险参保凭证"],
+    ),
+    (
+        "SW-001",
+        "取水许可",
+        "licensing",
+        "水务局",
+        "both",
+        45,
+        20,
+        "working",
+        ["取水许可申请书", "建设项目水资源论证报告", "取水工程设计文件"],
+    ),
+    (
+        "SB-001",
+        "企业职工基本养老保险待遇核定",
+        "public_service",
+        "社会保险事业管理局",
+        "both",
+        20,
+        10,
+        "working",
+        ["养老保险待遇申领表", "居民身份证", "退休审批表"],
+    ),
+    (
+        "RS-001",
+        "职业技能等级证书补发",
+        "public_service",
+        "人力资源和社会保障局",
+        "prefecture",
+        20,
+        10,
+        "working",
+        ["补发申请表", "居民身份证", "遗失声明"],
+    ),
+    (
+        "JY-001",
+        "民办学校办学许可",
+        "licensing",
+        "教育局",
+        "both",
+        60,
+        30,
+        "working",
+        ["民办学校办学申请书", "举办者资格证明", "校舍及设施证明", "章程及首届理事会组成人员名单"],
+    ),
+    (
+        "MZ-001",
+        "社会团体成立登记",
+        "licensing",
+        "民政局",
+        "both",
+        60,
+        30,
+        "working",
+        ["社会团体成立登记申请书", "章程草案", "业务主管单位批准文件", "验资报告"],
+    ),
+    (
+        "MZ-002",
+        "最低生活保障审核确认",
+        "public_service",
+        "民政局",
+        "county",
+        30,
+        20,
+        "natural",
+        ["最低生活保障申请书", "家庭经济状况核对授权书", "居民户口簿"],
+    ),
 ]
+
 
 def department(region: str, suffix: str) -> str:
     return f"{region}{suffix}"
@@ -79,8 +224,20 @@ def build_rows() -> tuple[list[list[str]], list[list[str]]]:
                 continue
             dept = department(region, suffix)
             departments.setdefault(region, {})[dept] = code.split("-")[0].lower()
-            matters.append([f"{region_code}-{code}", name, kind, dept, level, region,
-                            str(statutory), str(promised), day_type, "|".join(materials)])
+            matters.append(
+                [
+                    f"{region_code}-{code}",
+                    name,
+                    kind,
+                    dept,
+                    level,
+                    region,
+                    str(statutory),
+                    str(promised),
+                    day_type,
+                    "|".join(materials),
+                ]
+            )
     staff: list[list[str]] = []
     for region, region_code, _ in regions:
         centre = f"{region}政务服务中心"
@@ -99,10 +256,24 @@ if __name__ == "__main__":
     here = Path(__file__).parent
     matters, staff = build_rows()
     with (here / "catalogue.csv").open("w", encoding="utf-8", newline="") as f:
-        f.write(f"# version: {VERSION}\n# 阿坝州政务服务事项演示目录（州本级及13个县（市））；由 generate_demo.py 生成\n")
+        f.write(
+            f"# version: {VERSION}\n# 阿坝州政务服务事项演示目录（州本级及13个县（市））；由 generate_demo.py 生成\n"
+        )
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["code", "name", "kind", "department", "level", "region", "statutory_days",
-                    "promised_days", "day_type", "materials"])
+        w.writerow(
+            [
+                "code",
+                "name",
+                "kind",
+                "department",
+                "level",
+                "region",
+                "statutory_days",
+                "promised_days",
+                "day_type",
+                "materials",
+            ]
+        )
         w.writerows(matters)
     with (here / "staff.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

@@ -37,8 +37,9 @@ class Up:
         self.output = ""
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([ONESEAL, "up"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [ONESEAL, "up"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -64,15 +65,32 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) -> None:
     port, ui = free_port(), free_port()
-    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
-           "ONESEAL_DEV_SERVER_UI_PORT": str(ui), "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "ONESEAL_DATA_DIR": str(tmp_path / "var"),
+        "ONESEAL_DEV_SERVER_PORT": str(port),
+        "ONESEAL_DEV_SERVER_UI_PORT": str(ui),
+        "COLUMNS": "200",
+    }
     env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
     up = Up(env)
     up.start()
     try:
         assert f"127.0.0.1:{port}" in up.output and "事件库" in up.output
-        r = cli(env, "case", "submit", "--matter", MATTER, "--applicant", "某某餐饮店", "-m", "营业执照复印件",
-                "--as", FRONT, "--json")
+        r = cli(
+            env,
+            "case",
+            "submit",
+            "--matter",
+            MATTER,
+            "--applicant",
+            "某某餐饮店",
+            "-m",
+            "营业执照复印件",
+            "--as",
+            FRONT,
+            "--json",
+        )
         assert r.returncode == 0, r.stderr
         case_no = json.loads(r.stdout)["case_no"]
         # A refused step: clear Chinese message, stable code, non-zero exit, nothing written.
@@ -81,8 +99,11 @@ def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) 
         r = cli(env, "case", "submit", "--matter", "NOPE", "--applicant", "x", "--as", FRONT)
         assert r.returncode == 2 and "MATTER_UNKNOWN" in r.stderr
         assert len(json.loads(cli(env, "case", "history", case_no, "--json").stdout)) == 1
-        for args in (("notice", case_no, "--as", FRONT), ("supplement", case_no, "--as", FRONT),
-                     ("accept", case_no, "--as", FRONT)):
+        for args in (
+            ("notice", case_no, "--as", FRONT),
+            ("supplement", case_no, "--as", FRONT),
+            ("accept", case_no, "--as", FRONT),
+        ):
             r = cli(env, "case", *args)
             assert r.returncode == 0, r.stderr
     finally:
@@ -92,15 +113,27 @@ def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) 
     up = Up(env)
     up.start()  # same data dir: the open case resumes
     try:
-        for args in (("suspend", case_no, "--reason", "testing", "--as", REVIEWER), ("resume", case_no, "--as", REVIEWER),
-                     ("decide", case_no, "--outcome", "grant", "--as", REVIEWER), ("deliver", case_no, "--as", OUTPUT)):
+        for args in (
+            ("suspend", case_no, "--reason", "testing", "--as", REVIEWER),
+            ("resume", case_no, "--as", REVIEWER),
+            ("decide", case_no, "--outcome", "grant", "--as", REVIEWER),
+            ("deliver", case_no, "--as", OUTPUT),
+        ):
             r = cli(env, "case", *args)
             assert r.returncode == 0, r.stderr
         shown = json.loads(cli(env, "case", "show", case_no, "--json").stdout)
         assert shown["case"]["status"] == "completed"
         assert [e["event"] for e in shown["timeline"]] == [
-            "Submitted", "CorrectionNoticeIssued", "Supplemented", "Accepted", "ClockSuspended", "ClockResumed",
-            "Decided", "Delivered", "Completed"]
+            "Submitted",
+            "CorrectionNoticeIssued",
+            "Supplemented",
+            "Accepted",
+            "ClockSuspended",
+            "ClockResumed",
+            "Decided",
+            "Delivered",
+            "Completed",
+        ]
         text = cli(env, "case", "show", case_no).stdout
         assert "已办结" in text and "承诺办结期限" in text
         listed = json.loads(cli(env, "case", "list", "--json").stdout)

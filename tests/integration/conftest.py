@@ -56,16 +56,25 @@ class Stack:
 def _settings(kind: str, url: str, task_queue: str, target: str, data_dir: Path) -> Settings:
     base = Settings.from_env()
     return Settings(
-        data_dir=data_dir, event_store=kind, event_store_url=url, read_model_url=base.read_model_url,
-        temporal_address=target, temporal_namespace="default", task_queue=task_queue,
-        dev_server_port=base.dev_server_port, dev_server_ui_port=base.dev_server_ui_port, log_format="console",
+        data_dir=data_dir,
+        event_store=kind,
+        event_store_url=url,
+        read_model_url=base.read_model_url,
+        temporal_address=target,
+        temporal_namespace="default",
+        task_queue=task_queue,
+        dev_server_port=base.dev_server_port,
+        dev_server_ui_port=base.dev_server_ui_port,
+        log_format="console",
         rules=base.rules,
     )
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def stack(
-    request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    temporal_env: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     kind: str = request.param
     data_dir = tmp_path_factory.mktemp(f"store-{kind}")
@@ -78,5 +87,3 @@ async def stack(
     worker = build_worker(temporal_env.client, app, settings.task_queue)
     async with worker:
         yield Stack(kind, temporal_env, app, settings, service, store_env)
-
-

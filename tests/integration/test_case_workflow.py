@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +12,8 @@ from domain.calendar import default_calendar, to_local
 from domain.case import Step
 from domain.catalogue import default_catalogue
 from domain.errors import DomainError
-from workflows.contracts import StepRequest
 from workflows.case_workflow import CaseWorkflow
+from workflows.contracts import StepRequest
 
 from .conftest import Stack
 from .support import FRONT, MATTER, OUTPUT, REVIEWER, event_names, history_length, new_case_no, record_history
@@ -27,16 +27,22 @@ async def submit(stack: Stack, materials: list[str] | None = None) -> tuple[str,
     """Start a case with time skipping off: staff steps come first, then the test fast-forwards."""
     case_no = new_case_no(stack.kind)
     with stack.env.with_time_skipping_disabled():
-        case = await stack.service.submit(matter_code=MATTER, applicant="阿坝州某某餐饮有限公司",
-                                          materials=ALL if materials is None else materials, actor=FRONT,
-                                          case_no=case_no)
+        case = await stack.service.submit(
+            matter_code=MATTER,
+            applicant="阿坝州某某餐饮有限公司",
+            materials=ALL if materials is None else materials,
+            actor=FRONT,
+            case_no=case_no,
+        )
     assert case["status"] == "submitted"
     return case_no, stack.service.handle(case_no)
 
 
 async def step(stack: Stack, case_no: str, s: Step, **kw: Any) -> dict[str, Any]:
-    actor = kw.pop("actor", {Step.DECIDE: REVIEWER, Step.SUSPEND: REVIEWER, Step.RESUME: REVIEWER,
-                             Step.DELIVER: OUTPUT}.get(s, FRONT))
+    actor = kw.pop(
+        "actor",
+        {Step.DECIDE: REVIEWER, Step.SUSPEND: REVIEWER, Step.RESUME: REVIEWER, Step.DELIVER: OUTPUT}.get(s, FRONT),
+    )
     return await stack.service.step(case_no, s, StepRequest(actor=actor.to_dict(), **kw))
 
 
@@ -85,8 +91,17 @@ async def test_correction_round_then_acceptance(stack: Stack) -> None:
     await step(stack, case_no, Step.DELIVER)
     assert (await finish(handle))["decision"] == "deny"
     names = event_names(stack.app.history(case_no))
-    assert names == ["Submitted", "CorrectionNoticeIssued", "Supplemented", "CorrectionNoticeIssued",
-                     "Supplemented", "Accepted", "Decided", "Delivered", "Completed"]
+    assert names == [
+        "Submitted",
+        "CorrectionNoticeIssued",
+        "Supplemented",
+        "CorrectionNoticeIssued",
+        "Supplemented",
+        "Accepted",
+        "Decided",
+        "Delivered",
+        "Completed",
+    ]
     await record_history(handle, "correction_then_accept")
 
 
@@ -108,8 +123,9 @@ async def test_deemed_acceptance_after_five_working_days(stack: Stack) -> None:
     status = await handle.query(CaseWorkflow.status)
     deemed_at = datetime.fromisoformat(status["case"]["deemed_acceptance_at"])
     assert status["next_timer"]["kind"] == "deemed_accept"
-    await stack.env.fast_forward(handle, deemed_at - datetime.fromisoformat(status["case"]["submitted_at"])
-                                 + timedelta(hours=1))
+    await stack.env.fast_forward(
+        handle, deemed_at - datetime.fromisoformat(status["case"]["submitted_at"]) + timedelta(hours=1)
+    )
     case = stack.app.get_case(case_no)
     assert case["status"] == "under_review" and case["deemed_accepted"] is True
     accepted = stack.app.history(case_no)[-1]
@@ -135,8 +151,9 @@ async def test_suspension_is_excluded_from_the_deadline(stack: Stack) -> None:
     days = cal.count_days(start, end, default_catalogue().get(MATTER).day_type)
     assert days >= 12 and resumed["suspended_days"] == days
     after = datetime.fromisoformat(resumed["promised_deadline"])
-    deadline_day, _ = cal.add_days(to_local(before).date() - timedelta(days=1), days,
-                                   default_catalogue().get(MATTER).day_type)
+    deadline_day, _ = cal.add_days(
+        to_local(before).date() - timedelta(days=1), days, default_catalogue().get(MATTER).day_type
+    )
     assert to_local(after).date() == deadline_day + timedelta(days=1)
     assert not resumed["overdue"]
     await step(stack, case_no, Step.DECIDE, outcome="grant")
@@ -151,7 +168,9 @@ async def test_overdue_is_warned_then_recorded(stack: Stack) -> None:
     case_no, handle = await submit(stack)
     accepted = await step(stack, case_no, Step.ACCEPT)
     deadline = datetime.fromisoformat(accepted["promised_deadline"])
-    await stack.env.fast_forward(handle, deadline - datetime.fromisoformat(accepted["accepted_at"]) + timedelta(hours=2))
+    await stack.env.fast_forward(
+        handle, deadline - datetime.fromisoformat(accepted["accepted_at"]) + timedelta(hours=2)
+    )
     names = event_names(stack.app.history(case_no))
     assert names[-2:] == ["DeadlineWarned", "BecameOverdue"]
     history = stack.app.history(case_no)

@@ -62,8 +62,13 @@ def _start_worker_process(stack: Stack, queue: str) -> subprocess.Popen[bytes]:
         "ONESEAL_TASK_QUEUE": queue,
         "ONESEAL_DATA_DIR": str(stack.settings.data_dir),
     }
-    return subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def test_worker_killed_mid_case_and_restarted_finishes_the_case(stack: Stack) -> None:
@@ -79,7 +84,8 @@ async def test_worker_killed_mid_case_and_restarted_finishes_the_case(stack: Sta
         worker.wait(timeout=10)
         # The reviewer decides while no worker is alive; the step waits for the restarted worker.
         decide = asyncio.create_task(
-            service.step(case_no, Step.DECIDE, StepRequest(actor=REVIEWER.to_dict(), outcome="grant")))
+            service.step(case_no, Step.DECIDE, StepRequest(actor=REVIEWER.to_dict(), outcome="grant"))
+        )
         await asyncio.sleep(1)
         assert not decide.done()
         worker = _start_worker_process(stack, queue)

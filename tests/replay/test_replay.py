@@ -16,8 +16,15 @@ from temporalio.worker import Replayer
 from workflows.case_workflow import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("case_*.json"))
-BRANCHES = {"happy_path", "correction_then_accept", "correction_timeout", "deemed_acceptance", "suspension",
-            "overdue", "withdrawal"}
+BRANCHES = {
+    "happy_path",
+    "correction_then_accept",
+    "correction_timeout",
+    "deemed_acceptance",
+    "suspension",
+    "overdue",
+    "withdrawal",
+}
 
 
 def test_every_branch_has_a_recorded_history() -> None:

@@ -29,9 +29,18 @@ def cid() -> str:
 
 
 def submitted(materials: list[str] | None = None, at: datetime = T0) -> Case:
-    return Case.submit(case_no=f"C{next(_n)}", matter=MATTER, authority=MATTER.authority, applicant="张三",
-                       provided_materials=list(MATTER.materials) if materials is None else materials, actor=FRONT,
-                       at=at, command_id=cid(), calendar=CAL, rules=RULES)
+    return Case.submit(
+        case_no=f"C{next(_n)}",
+        matter=MATTER,
+        authority=MATTER.authority,
+        applicant="张三",
+        provided_materials=list(MATTER.materials) if materials is None else materials,
+        actor=FRONT,
+        at=at,
+        command_id=cid(),
+        calendar=CAL,
+        rules=RULES,
+    )
 
 
 def at(days: float) -> datetime:
@@ -40,8 +49,9 @@ def at(days: float) -> datetime:
 
 def awaiting_correction() -> Case:
     c = submitted(list(MATTER.materials[:2]))
-    c.issue_notice(missing=list(MATTER.materials[2:]), actor=FRONT, at=at(0.1), command_id=cid(), calendar=CAL,
-                   rules=RULES)
+    c.issue_notice(
+        missing=list(MATTER.materials[2:]), actor=FRONT, at=at(0.1), command_id=cid(), calendar=CAL, rules=RULES
+    )
     return c
 
 
@@ -88,9 +98,14 @@ def withdrawn() -> Case:
 
 
 BUILDERS: dict[CaseStatus, Callable[[], Case]] = {
-    CaseStatus.SUBMITTED: submitted, CaseStatus.AWAITING_CORRECTION: awaiting_correction,
-    CaseStatus.UNDER_REVIEW: under_review, CaseStatus.SUSPENDED: suspended, CaseStatus.DECIDED: decided,
-    CaseStatus.DELIVERED: delivered, CaseStatus.COMPLETED: completed, CaseStatus.REFUSED: refused,
+    CaseStatus.SUBMITTED: submitted,
+    CaseStatus.AWAITING_CORRECTION: awaiting_correction,
+    CaseStatus.UNDER_REVIEW: under_review,
+    CaseStatus.SUSPENDED: suspended,
+    CaseStatus.DECIDED: decided,
+    CaseStatus.DELIVERED: delivered,
+    CaseStatus.COMPLETED: completed,
+    CaseStatus.REFUSED: refused,
     CaseStatus.WITHDRAWN: withdrawn,
 }
 
@@ -99,10 +114,17 @@ def attempt(case: Case, step: Step) -> None:
     """Try ``step`` with valid arguments for it, by the post that may take it."""
     late = at(60)
     actions: dict[Step, Callable[[], None]] = {
-        Step.NOTICE: lambda: case.issue_notice(missing=case.missing_materials or [MATTER.materials[0]], actor=FRONT, at=late,
-                                               command_id=cid(), calendar=CAL, rules=RULES),
-        Step.SUPPLEMENT: lambda: case.supplement(materials=list(MATTER.materials[2:]), actor=FRONT, at=late,
-                                                 command_id=cid(), calendar=CAL, rules=RULES),
+        Step.NOTICE: lambda: case.issue_notice(
+            missing=case.missing_materials or [MATTER.materials[0]],
+            actor=FRONT,
+            at=late,
+            command_id=cid(),
+            calendar=CAL,
+            rules=RULES,
+        ),
+        Step.SUPPLEMENT: lambda: case.supplement(
+            materials=list(MATTER.materials[2:]), actor=FRONT, at=late, command_id=cid(), calendar=CAL, rules=RULES
+        ),
         Step.ACCEPT: lambda: case.accept(actor=FRONT, at=late, command_id=cid(), calendar=CAL, rules=RULES),
         Step.REFUSE: lambda: case.refuse(reason="理由", actor=FRONT, at=late, command_id=cid()),
         Step.SUSPEND: lambda: case.suspend(reason="hearing", note="", actor=REVIEWER, at=late, command_id=cid()),
@@ -154,8 +176,14 @@ def test_one_time_notice_lists_all_and_only_missing_materials() -> None:
     with pytest.raises(NoticeRefused, match="遗漏"):
         c.issue_notice(missing=missing[:1], actor=FRONT, at=at(0.1), command_id=cid(), calendar=CAL, rules=RULES)
     with pytest.raises(NoticeRefused, match="已提交齐全"):
-        c.issue_notice(missing=[MATTER.materials[0], *missing], actor=FRONT, at=at(0.1), command_id=cid(),
-                       calendar=CAL, rules=RULES)
+        c.issue_notice(
+            missing=[MATTER.materials[0], *missing],
+            actor=FRONT,
+            at=at(0.1),
+            command_id=cid(),
+            calendar=CAL,
+            rules=RULES,
+        )
     with pytest.raises(InvalidValue):
         c.issue_notice(missing=["无关材料"], actor=FRONT, at=at(0.1), command_id=cid(), calendar=CAL, rules=RULES)
     c.issue_notice(missing=missing, actor=FRONT, at=at(0.1), command_id=cid(), calendar=CAL, rules=RULES)
@@ -172,8 +200,9 @@ def test_one_time_notice_lists_all_and_only_missing_materials() -> None:
 
 def test_complete_submission_needs_no_notice() -> None:
     with pytest.raises(NoticeRefused, match="无需"):
-        submitted().issue_notice(missing=[MATTER.materials[0]], actor=FRONT, at=at(0.1), command_id=cid(),
-                                 calendar=CAL, rules=RULES)
+        submitted().issue_notice(
+            missing=[MATTER.materials[0]], actor=FRONT, at=at(0.1), command_id=cid(), calendar=CAL, rules=RULES
+        )
 
 
 def test_deemed_acceptance_and_correction_overdue_only_when_time_has_come() -> None:
@@ -181,8 +210,7 @@ def test_deemed_acceptance_and_correction_overdue_only_when_time_has_come() -> N
     assert c.deemed_acceptance_at == datetime(2020, 4, 30, 16, tzinfo=UTC)  # 5 working days, 26 April worked
     with pytest.raises(IllegalTransition):
         c.accept(actor=SYSTEM_ACTOR, at=at(1), command_id=cid(), calendar=CAL, rules=RULES, deemed=True)
-    c.accept(actor=SYSTEM_ACTOR, at=c.deemed_acceptance_at, command_id=cid(), calendar=CAL, rules=RULES,
-             deemed=True)
+    c.accept(actor=SYSTEM_ACTOR, at=c.deemed_acceptance_at, command_id=cid(), calendar=CAL, rules=RULES, deemed=True)
     assert c.deemed_accepted
     d = awaiting_correction()
     with pytest.raises(IllegalTransition):
@@ -196,8 +224,9 @@ def test_acceptance_deadline_skips_may_day_and_suspension_extends_it() -> None:
     c = under_review()  # accepted Friday 24 April 2020
     # 5 working days: 26 (Sunday, worked), 27, 28, 29, 30 April.
     assert c.promised_deadline == datetime(2020, 4, 30, 16, tzinfo=UTC)
-    c.suspend(reason="expert_review", note="", actor=REVIEWER, at=datetime(2020, 4, 28, 2, tzinfo=UTC),
-              command_id=cid())
+    c.suspend(
+        reason="expert_review", note="", actor=REVIEWER, at=datetime(2020, 4, 28, 2, tzinfo=UTC), command_id=cid()
+    )
     c.resume(actor=REVIEWER, at=datetime(2020, 5, 7, 2, tzinfo=UTC), command_id=cid(), calendar=CAL)
     # Suspended over 28, 29, 30 April and 6 May (working days): the deadline moves 4 working days on.
     assert c.suspended_days == 4
@@ -251,11 +280,31 @@ def test_validate_request_mirrors_the_aggregate() -> None:
 
 def test_submission_checks() -> None:
     with pytest.raises(MissingField):
-        Case.submit(case_no="X", matter=MATTER, authority=MATTER.authority, applicant=" ", provided_materials=[],
-                    actor=FRONT, at=T0, command_id="c", calendar=CAL, rules=RULES)
+        Case.submit(
+            case_no="X",
+            matter=MATTER,
+            authority=MATTER.authority,
+            applicant=" ",
+            provided_materials=[],
+            actor=FRONT,
+            at=T0,
+            command_id="c",
+            calendar=CAL,
+            rules=RULES,
+        )
     with pytest.raises(ActorNotPermitted):
-        Case.submit(case_no="X", matter=MATTER, authority=MATTER.authority, applicant="张三", provided_materials=[],
-                    actor=OTHER_REGION_FRONT, at=T0, command_id="c", calendar=CAL, rules=RULES)
+        Case.submit(
+            case_no="X",
+            matter=MATTER,
+            authority=MATTER.authority,
+            applicant="张三",
+            provided_materials=[],
+            actor=OTHER_REGION_FRONT,
+            at=T0,
+            command_id="c",
+            calendar=CAL,
+            rules=RULES,
+        )
     with pytest.raises(InvalidValue):
         submitted(["不是材料"])
     c = submitted()
@@ -270,5 +319,4 @@ def test_decision_and_refusal_reasons() -> None:
     with pytest.raises(IllegalTransition):
         awaiting_correction().refuse(reason="理由", actor=FRONT, at=at(1), command_id=cid())
     with pytest.raises(InvalidValue):
-        under_review().decide(outcome="grant", reason="", actor=REVIEWER, at=T0 - timedelta(days=1),
-                              command_id=cid())
+        under_review().decide(outcome="grant", reason="", actor=REVIEWER, at=T0 - timedelta(days=1), command_id=cid())
