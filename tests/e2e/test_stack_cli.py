@@ -110,6 +110,12 @@ def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) 
         up.stop()
     assert "OneSeal 已停止" in up.output
     assert not port_open(port)  # the dev server went down with the stack
+    # Every log line of a step carries the case number and the workflow id.
+    step_lines = [
+        ln for ln in (tmp_path / "var" / "logs" / "worker.log").read_text().splitlines() if "event='case." in ln
+    ]
+    assert len(step_lines) >= 8
+    assert all(f"case_no='{case_no}'" in ln and f"workflow_id='case-{case_no}'" in ln for ln in step_lines)
     up = Up(env)
     up.start()  # same data dir: the open case resumes
     try:
@@ -140,3 +146,59 @@ def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) 
         assert [c["case_no"] for c in listed] == [case_no]
     finally:
         up.stop()
+
+
+def test_external_temporal_address_starts_no_dev_server(tmp_path: Path) -> None:
+    """With ONESEAL_TEMPORAL_ADDRESS set, `oneseal up` uses that server and starts none of its own."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        env = {
+            **os.environ,
+            "ONESEAL_DATA_DIR": str(tmp_path / "var"),
+            "ONESEAL_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+            "COLUMNS": "200",
+        }
+        up = Up(env)
+        up.start()
+        try:
+            assert "（外部）" in up.output and "Temporal UI" not in up.output
+            r = cli(
+                env,
+                "case",
+                "submit",
+                "--matter",
+                MATTER,
+                "--applicant",
+                "某某",
+                "--all-materials",
+                "--as",
+                FRONT,
+                "--json",
+            )
+            assert r.returncode == 0, r.stderr
+        finally:
+            up.stop()
+        assert not (tmp_path / "var" / "temporal.db").exists()
+        assert port_open(port)  # the external server is not ours to stop
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
