@@ -9,7 +9,7 @@ make a retried Temporal activity record each event exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +21,18 @@ from domain.calendar import ServiceCalendar, default_calendar
 from domain.case import Case, TimeRules, case_id
 from domain.catalogue import Catalogue, default_catalogue
 from domain.errors import CaseAlreadyExists, CaseNotFound, DomainError, UnknownActor
+from domain.history import HistoricalCase, ImportRecord
 from domain.staff import Actor, StaffDirectory, default_staff
 
 MAX_CONFLICT_RETRIES = 10
+
+
+@dataclass
+class ImportOutcome:
+    added: int = 0
+    already_present: int = 0
+    conflicts: list[tuple[str, str]] = field(default_factory=list)  # (case_no, reason)
+    notification_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +248,31 @@ class CaseApplication(Application[Any]):
         return self.execute(
             case_no, command_id, lambda c, a: c.mark_overdue(actor=a, at=at, command_id=command_id), actor
         )
+
+    def import_cases(
+        self, records: list[ImportRecord], *, batch: str, skip_conflicts: bool = False, chunk: int = 500
+    ) -> ImportOutcome:
+        """Load legacy cases idempotently: one already imported with the same content is skipped; one
+        whose number is taken by other content is a conflict. Conflicts refuse the whole import
+        (nothing written) unless ``skip_conflicts``. Saves ``chunk`` aggregates per transaction."""
+        out = ImportOutcome()
+        fresh: list[ImportRecord] = []
+        for r in records:
+            existing = self.recorder.select_events(case_id(r.case_no), limit=1)
+            if not existing:
+                fresh.append(r)
+            elif getattr(self.mapper.to_domain_event(existing[0]), "source_hash", None) == r.source_hash:
+                out.already_present += 1
+            else:
+                out.conflicts.append((r.case_no, "办件编号已存在且内容不同"))
+        if out.conflicts and not skip_conflicts:
+            return out
+        for start in range(0, len(fresh), chunk):
+            cases = [HistoricalCase(**r.as_event_fields(), batch=batch) for r in fresh[start : start + chunk]]
+            recordings = self.save(*cases)
+            out.added += len(cases)
+            out.notification_id = recordings[-1].notification.id
+        return out
 
     # ---- queries ------------------------------------------------------------------------------
 

@@ -1,0 +1,201 @@
+"""The projection runner: follows the event store's notification log in batches.
+
+Each batch's view rows and the tracking position are written in ONE transaction, the position
+moving forward only by a conditional update (``WHERE notification_id = <where we started>``), so
+a crash at any point neither loses nor double-counts an event, and a re-delivered batch rolls
+back. A lease (an OS file lock on SQLite, an advisory lock on PostgreSQL) makes a second runner
+of the same projection fail loudly at start.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.application import CaseApplication
+from projections.cases import CasesProjection
+from projections.tables import metadata, projection_tracking
+
+log = structlog.get_logger("oneseal.projector")
+
+
+class ProjectionError(RuntimeError):
+    code = "PROJECTION_ERROR"
+
+
+class ProjectionBusy(ProjectionError):
+    code = "PROJECTION_BUSY"
+
+
+class TrackingConflict(ProjectionError):
+    """Someone else moved the position: this batch is rolled back and nothing is counted twice."""
+
+    code = "PROJECTION_TRACKING_CONFLICT"
+
+
+class ReadModelTimeout(ProjectionError):
+    code = "READ_MODEL_TIMEOUT"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def ensure_schema(engine: Engine, projection: CasesProjection, application_name: str) -> None:
+    metadata.create_all(engine, tables=[*projection.tables, projection_tracking])
+    ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    with engine.begin() as conn:
+        conn.execute(
+            ins(projection_tracking)
+            .values(name=projection.name, application_name=application_name, notification_id=0)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+
+
+def tracking_position(conn: Connection | Engine, name: str) -> int:
+    stmt = select(projection_tracking.c.notification_id).where(projection_tracking.c.name == name)
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            return int(c.execute(stmt).scalar_one_or_none() or 0)
+    return int(conn.execute(stmt).scalar_one_or_none() or 0)
+
+
+@contextmanager
+def lease(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the right to run projection ``name``; released when the process dies, however it dies."""
+    if engine.dialect.name == "sqlite":
+        db = engine.url.database or "read_models.db"
+        lock_file: IO[str] = Path(f"{db}.{name}.lock").open("w")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            raise ProjectionBusy(f"投影「{name}」已有另一个进程在运行（{db}）") from None
+        try:
+            yield
+        finally:
+            lock_file.close()
+        return
+    key = zlib.crc32(f"oneseal-projection/{name}".encode())
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            raise ProjectionBusy(f"投影「{name}」已有另一个进程在运行（PostgreSQL 咨询锁 {key}）")
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
+class ProjectionRunner:
+    def __init__(
+        self, app: CaseApplication, engine: Engine, projection: CasesProjection | None = None, batch_size: int = 1000
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.projection = projection or CasesProjection()
+        self.batch_size = batch_size
+        ensure_schema(engine, self.projection, app.name)
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    def position(self) -> int:
+        return tracking_position(self.engine, self.name)
+
+    def head(self) -> int:
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    def step(self) -> int:
+        """Project the next batch; return how many notifications it covered (0: caught up)."""
+        start = self.position()
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        prefixes = self.projection.topics_prefix
+        to_domain = self.app.mapper.to_domain_event
+        events = [(n.id, to_domain(n)) for n in notifications if n.topic.startswith(prefixes)]
+        end = notifications[-1].id
+        with self.engine.begin() as conn:
+            # Position first: a concurrent or re-delivered batch fails here, before it writes anything.
+            moved = conn.execute(
+                update(projection_tracking)
+                .where(projection_tracking.c.name == self.name, projection_tracking.c.notification_id == start)
+                .values(notification_id=end)
+            ).rowcount
+            if moved != 1:
+                raise TrackingConflict(f"投影「{self.name}」的位置已被其他进程推进（期望 {start}），本批已回滚")
+            self.projection.apply_batch(conn, events)
+        return len(notifications)
+
+    def catch_up(self, on_progress: Callable[[int, int], None] | None = None) -> int:
+        total = 0
+        while n := self.step():
+            total += n
+            if on_progress:
+                on_progress(self.position(), self.head())
+        return total
+
+    def run_forever(self, stop: threading.Event, idle_sleep: float = 0.2) -> None:
+        """Poll the log (SQLite has no subscription); sleep briefly only when caught up."""
+        log.info("projector.started", projection=self.name, position=self.position())
+        while not stop.is_set():
+            try:
+                n = self.step()
+            except TrackingConflict as e:
+                log.error("projector.conflict", projection=self.name, reason=str(e))
+                raise
+            if n == 0:
+                stop.wait(idle_sleep)
+        log.info("projector.stopped", projection=self.name, position=self.position())
+
+    def rebuild(self, on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop the read model, replay it from position zero."""
+        metadata.drop_all(self.engine, tables=list(self.projection.tables))
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(projection_tracking).where(projection_tracking.c.name == self.name).values(notification_id=0)
+            )
+        ensure_schema(self.engine, self.projection, self.app.name)
+        return self.catch_up(on_progress)
+
+
+def wait_for_position(engine: Engine, name: str, notification_id: int, timeout: float = 10.0) -> None:
+    """Read-your-writes: return once projection ``name`` has passed ``notification_id``."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while tracking_position(engine, name) < notification_id:
+        if time.monotonic() > deadline:
+            raise ReadModelTimeout(
+                f"读模型在 {timeout:.0f} 秒内未更新到第 {notification_id} 号事件：投影进程是否在运行？（oneseal project）"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
