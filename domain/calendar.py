@@ -44,6 +44,7 @@ class ServiceCalendar:
         self._workdays = workdays
         self.years = years
         self.source = source
+        self._add_cache: dict[tuple[date, int, DayType, bool], tuple[date, bool]] = {}
 
     @classmethod
     def from_file(cls, path: Path = _DATA) -> ServiceCalendar:
@@ -87,6 +88,13 @@ class ServiceCalendar:
 
         Returns the date and whether any day on the way was provisional.
         """
+        key = (start, days, day_type, allow_provisional)
+        cached = self._add_cache.get(key)
+        if cached is None:
+            cached = self._add_cache[key] = self._add_days(start, days, day_type, allow_provisional)
+        return cached
+
+    def _add_days(self, start: date, days: int, day_type: DayType, allow_provisional: bool) -> tuple[date, bool]:
         if days < 0:
             raise InvalidValue(f"期限天数不能为负数：{days}", field="days")
         if day_type is DayType.NATURAL:

@@ -110,6 +110,10 @@ def parse_import(text: str, catalogue: Catalogue, calendar: ServiceCalendar) -> 
         out.errors.append(RowError(1, "", f"表头应为 {','.join(IMPORT_COLUMNS)}"))
         return out
     seen: dict[str, tuple[str, int]] = {}
+    known = (
+        {m.authority.department for m in catalogue.matters.values()},
+        {m.authority.region for m in catalogue.matters.values()},
+    )
     for line_no, raw in enumerate(reader, start=2):
         if not any(cell.strip() for cell in raw):
             continue
@@ -129,7 +133,7 @@ def parse_import(text: str, catalogue: Catalogue, calendar: ServiceCalendar) -> 
             out.bad_lines[line_no] = raw
             continue
         try:
-            record = _validate(row, digest, catalogue, calendar, out.unknown)
+            record = _validate(row, digest, catalogue, calendar, out.unknown, known)
         except ValueError as e:
             out.errors.append(RowError(line_no, row["case_no"], str(e)))
             out.bad_lines[line_no] = raw
@@ -140,7 +144,12 @@ def parse_import(text: str, catalogue: Catalogue, calendar: ServiceCalendar) -> 
 
 
 def _validate(
-    row: dict[str, str], digest: str, catalogue: Catalogue, calendar: ServiceCalendar, unknown: dict[str, set[str]]
+    row: dict[str, str],
+    digest: str,
+    catalogue: Catalogue,
+    calendar: ServiceCalendar,
+    unknown: dict[str, set[str]],
+    known: tuple[set[str], set[str]],
 ) -> ImportRecord:
     for required in ("case_no", "level", "region", "department", "submitted_at", "promised_days", "day_type"):
         if not row[required]:
@@ -181,8 +190,7 @@ def _validate(
         if not row["matter_name"]:
             raise ValueError(f"未知事项编码「{row['matter_code']}」且未提供 matter_name")
         unknown.setdefault("matter_code", set()).add(row["matter_code"])
-    departments = {m.authority.department for m in catalogue.matters.values()}
-    regions = {m.authority.region for m in catalogue.matters.values()}
+    departments, regions = known
     if row["department"] not in departments:
         unknown.setdefault("department", set()).add(row["department"])
     if row["region"] not in regions:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +22,8 @@ from domain.catalogue import MatterKind, default_catalogue
 from domain.errors import DomainError
 from domain.staff import Post, default_staff
 from entrypoints.services import CaseService
+from projections.cases import CasesProjection
+from projections.runner import ProjectionError, ReadModelTimeout, ensure_schema, make_engine
 from workers.logging import configure_logging
 from workers.settings import Settings
 from workflows.contracts import StepRequest
@@ -32,6 +35,14 @@ staff_app = typer.Typer(help="工作人员名册", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(matters_app, name="matters")
 app.add_typer(staff_app, name="staff")
+projections_app = typer.Typer(help="读模型（投影）：状态与重建", no_args_is_help=True)
+import_app = typer.Typer(help="历史数据导入（旧平台迁移）", no_args_is_help=True)
+report_app = typer.Typer(help="报表：月度政务服务工作通报", no_args_is_help=True)
+scenario_app = typer.Typer(help="演示场景：按通报数据生成或驱动办件", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
+app.add_typer(scenario_app, name="scenario")
 
 out = Console()
 err = Console(stderr=True)
@@ -68,6 +79,8 @@ def staff_command(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(*args, **kwargs)
         except DomainError as e:
             _fail(e.code, e.message)
+        except ProjectionError as e:
+            _fail(e.code, str(e))
         except RuntimeError as e:
             if "connect" in str(e).lower() or "transport" in str(e).lower():
                 target = Settings.from_env().temporal_target
@@ -88,6 +101,22 @@ def _store(settings: Settings) -> CaseApplication:
     return CaseApplication(env=settings.event_store_env())
 
 
+def _read_models(settings: Settings) -> Any:
+    engine = make_engine(settings.read_model_url)
+    ensure_schema(engine, CasesProjection(), CaseApplication.name)
+    return engine
+
+
+def _read_your_writes(settings: Settings, case: dict[str, Any]) -> None:
+    """Return once the lists show this step; say so plainly if the projector lags."""
+    from projections.queries import wait_for_case
+
+    try:
+        wait_for_case(_read_models(settings), case, timeout=float(settings.read_your_writes_timeout))
+    except ReadModelTimeout as e:
+        err.print(f"[yellow]! 已办理，但{e}[/]")
+
+
 async def _with_service(settings: Settings, fn: Callable[[CaseService], Awaitable[T]]) -> T:
     from workers.worker import connect
 
@@ -100,6 +129,7 @@ def _run_step(case_no: str, step: Step, user: str, **fields: Any) -> None:
     actor = default_staff().get(user)
     req = StepRequest(actor=actor.to_dict(), **fields)
     case = asyncio.run(_with_service(settings, lambda s: s.step(case_no, step, req)))
+    _read_your_writes(settings, case)
     out.print(f"[green]✓ {step.label}[/]：{case_no}  状态 → [bold]{CaseStatus(case['status']).label}[/]")
     _print_next(case)
 
@@ -346,28 +376,44 @@ def _timeline(events: list[dict[str, Any]], detail: bool = False) -> None:
 def list_cases(
     status: Annotated[str | None, typer.Option("--status", help="按状态过滤，如 under_review")] = None,
     region: Annotated[str | None, typer.Option("--region", help="按地区过滤")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="最多显示条数")] = 200,
     as_json: JsonFlag = False,
 ) -> None:
-    """办件列表（从事件库读取；读模型随后续版本提供）。"""
-    store = _store(_settings())
-    cases = [store.get_case(no) for no in store.iter_case_numbers()]
-    cases = [c for c in cases if (not status or c["status"] == status) and (not region or c["region"] == region)]
+    """办件列表（读模型，最新收件在前）。"""
+    from projections.queries import list_cases as query
+
+    cases = query(_read_models(_settings()), status=status, region=region, limit=limit)
     if as_json:
         out.print_json(json.dumps(cases, ensure_ascii=False))
         return
     table = Table(title=f"办件（{len(cases)} 件）")
-    for col in ("办件编号", "事项", "地区", "状态", "承诺期限", "下一步"):
+    for col in ("办件编号", "事项", "地区", "状态", "承诺期限", "当前环节"):
         table.add_column(col)
     for c in cases:
-        a = c["awaiting"]
-        table.add_row(
-            c["case_no"],
-            c["matter_name"],
-            c["region"],
-            CaseStatus(c["status"]).label,
-            _local(c["promised_deadline"]),
-            f"{a['department']}·{Post(a['post']).label}" if a else "—",
-        )
+        task = f"{c['task_department']}·{Post(c['task_post']).label}" if c["current_task"] else "—"
+        table.add_row(c["case_no"], c["matter_name"], c["region"], CaseStatus(c["status"]).label,
+                      _local(c["promised_deadline"]), task)
+    out.print(table)
+
+
+@app.command("worklist")
+@staff_command
+def worklist(user: AsUser, as_json: JsonFlag = False) -> None:
+    """我的待办：本岗位（含 AB 岗）待办理的办件，超期和预警在前。"""
+    from projections.queries import worklist_for
+
+    actor = default_staff().get(user)
+    tasks = worklist_for(_read_models(_settings()), actor.department, actor.post, actor.region)
+    if as_json:
+        out.print_json(json.dumps(tasks, ensure_ascii=False))
+        return
+    table = Table(title=f"{actor.describe()} 的待办（{len(tasks)} 件）")
+    for col in ("优先级", "办件编号", "事项", "环节", "到期"):
+        table.add_column(col)
+    labels = {"intake": "受理", "review": "审查决定", "delivery": "出件"}
+    for t in tasks:
+        prio = ["", "[yellow]预警[/]", "[red]超期[/]"][t["priority"]]
+        table.add_row(prio, t["case_no"], t["matter_name"], labels.get(t["task"], t["task"]), _local(t["due_at"]))
     out.print(table)
 
 
@@ -433,12 +479,11 @@ def staff_list(region: Annotated[str | None, typer.Option("--region", help="地�
 
 @app.command("up")
 def up() -> None:
-    """启动内置全套服务：Temporal 开发服务器、工作进程（Ctrl-C 停止）。"""
-    from workers.logging import configure_logging as _configure
+    """启动内置全套服务：Temporal 开发服务器、工作进程、投影进程（Ctrl-C 停止）。"""
     from workers.stack import Stack
 
     settings = Settings.from_env()
-    _configure(settings.log_format)
+    configure_logging(settings.log_format)
     raise typer.Exit(Stack(settings).run())
 
 
@@ -448,6 +493,217 @@ def worker() -> None:
     from workers.worker import main as worker_main
 
     asyncio.run(worker_main())
+
+
+@app.command("project")
+@staff_command
+def project() -> None:
+    """只启动投影进程：持续把事件投影到读模型（Ctrl-C 停止）。"""
+    from workers.projector import main as projector_main
+
+    raise typer.Exit(projector_main())
+
+
+@projections_app.command("status")
+@staff_command
+def projections_status(as_json: JsonFlag = False) -> None:
+    """各投影的位置与滞后（事件条数）。"""
+    settings = _settings()
+    engine = _read_models(settings)
+    from projections.queries import projection_positions
+
+    store = _store(settings)  # keep the application alive: its __del__ closes the pool
+    head = int(store.recorder.max_notification_id() or 0)
+    rows = [{"name": n, "position": p, "head": head, "lag": head - p} for n, p in projection_positions(engine).items()]
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title="投影状态")
+    for col in ("投影", "位置", "事件库最新", "滞后"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], str(r["position"]), str(r["head"]), str(r["lag"]))
+    out.print(table)
+
+
+@projections_app.command("rebuild")
+@staff_command
+def projections_rebuild(
+    name: Annotated[str, typer.Argument(help="投影名称（目前只有 cases）")] = "cases",
+) -> None:
+    """清空读模型并从第 0 号事件重放（期间请停止投影进程）。"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from projections.runner import ProjectionRunner, lease
+
+    if name != CasesProjection.name:
+        _fail("PROJECTION_UNKNOWN", f"未知的投影「{name}」，可选：{CasesProjection.name}")
+    settings = _settings()
+    runner = ProjectionRunner(_store(settings), _read_models(settings))
+    head = runner.head()
+    with lease(runner.engine, runner.name), Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task(f"重建 {name}", total=head)
+        runner.rebuild(lambda pos, total: progress.update(task, completed=pos, total=max(total, 1)))
+    out.print(f"[green]✓ 已重建「{name}」[/]：位置 {runner.position()} / {runner.head()}")
+
+
+@import_app.command("cases")
+@staff_command
+def import_cases(
+    file: Annotated[str, typer.Argument(help="CSV 文件（UTF-8，含表头，列见 docs/data-formats.md）")],
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="跳过错误行，只导入正确的行")] = False,
+    reject_file: Annotated[str | None, typer.Option("--reject-file", help="错误行及原因写入此文件")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="批次名（默认为文件名）")] = None,
+) -> None:
+    """导入旧平台办结或在办的历史办件（幂等：同一文件导入两次不会重复）。"""
+    from pathlib import Path
+
+    from domain.calendar import default_calendar
+    from domain.history import parse_import
+
+    settings = _settings()
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail("IMPORT_FILE_UNREADABLE", f"无法读取文件 {file}：{e}")
+    parsed = parse_import(text, default_catalogue(), default_calendar())
+    if parsed.errors:
+        for row in parsed.errors[:50]:
+            err.print(f"  第{row.line}行 {row.case_no}：{row.reason}")
+        if len(parsed.errors) > 50:
+            err.print(f"  …… 另有 {len(parsed.errors) - 50} 行错误")
+        if reject_file:
+            _write_rejects(reject_file, parsed)
+        if not skip_bad:
+            _fail("IMPORT_ROWS_INVALID", f"{len(parsed.errors)} 行有误，整个文件未导入（可用 --skip-bad 只导入正确的行）")
+    app_ = _store(settings)
+    outcome = app_.import_cases(parsed.records, batch=batch or path.name, skip_conflicts=skip_bad)
+    if outcome.conflicts and not skip_bad:
+        for case_no, reason in outcome.conflicts[:50]:
+            err.print(f"  {case_no}：{reason}")
+        _fail("IMPORT_CONFLICT", f"{len(outcome.conflicts)} 个办件编号已存在且内容不同，整个文件未导入")
+    out.print(f"[green]✓ 导入完成[/]：新增 {outcome.added} 件，已存在 {outcome.already_present} 件，"
+              f"文件内重复 {parsed.duplicates_in_file} 行，错误 {len(parsed.errors)} 行，冲突 {len(outcome.conflicts)} 件")
+    for kind, names in sorted(parsed.unknown.items()):
+        label = {"matter_code": "事项编码", "department": "部门", "region": "地区"}.get(kind, kind)
+        out.print(f"  目录中没有的{label}（按旧系统名称导入）：{'、'.join(sorted(names)[:20])}"
+                  + (f" 等 {len(names)} 个" if len(names) > 20 else ""))
+    if outcome.notification_id:
+        _read_your_writes(settings, {"notification_id": outcome.notification_id, "case_no": "", "version": 0})
+
+
+def _write_rejects(path: str, parsed: Any) -> None:
+    import csv
+
+    from domain.history import IMPORT_COLUMNS
+
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["line", *IMPORT_COLUMNS, "reason"])
+        for row in parsed.errors:
+            w.writerow([row.line, *parsed.bad_lines.get(row.line, [row.case_no]), row.reason])
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+@report_app.command("bulletin")
+@staff_command
+def report_bulletin(
+    month: Annotated[str, typer.Option("--month", help="月份，如 2020-04")],
+    region: Annotated[str | None, typer.Option("--region", help="只看一个地区，如 汶川县")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="输出格式")] = ReportFormat.md,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="写入文件（xlsx 必须指定）")] = None,
+) -> None:
+    """月度通报：全州政务服务工作完成情况（受理、办结、办结率）。"""
+    import re
+
+    from projections.bulletin import bulletin, render
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        _fail("MONTH_INVALID", f"月份「{month}」格式应为 YYYY-MM，如 2020-04")
+    data = bulletin(_read_models(_settings()), month, region)
+    rendered = render(data, fmt.value)
+    if output:
+        mode = "wb" if isinstance(rendered, bytes) else "w"
+        with open(output, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
+            f.write(rendered)
+        err.print(f"[green]✓ 已写入 {output}[/]")
+    elif isinstance(rendered, bytes):
+        _fail("OUTPUT_REQUIRED", "xlsx 格式请用 -o 指定输出文件")
+    else:
+        sys.stdout.write(rendered)
+
+
+@scenario_app.command("load")
+@staff_command
+def scenario_load(name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")]) -> None:
+    """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入。"""
+    import tempfile
+
+    from entrypoints.scenario import SCENARIOS, generate_csv
+
+    if name not in SCENARIOS:
+        _fail("SCENARIO_UNKNOWN", f"未知场景「{name}」，可选：{'、'.join(SCENARIOS)}")
+    with err.status(f"生成场景 {name} …"):
+        text = generate_csv(SCENARIOS[name])
+    with tempfile.NamedTemporaryFile("w", suffix=f"-{name}.csv", encoding="utf-8", delete=False) as f:
+        f.write(text)
+    import_cases(f.name, skip_bad=False, reject_file=None, batch=name)
+
+
+@scenario_app.command("drive")
+@staff_command
+def scenario_drive(
+    name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")],
+    scale: Annotated[float, typer.Option("--scale", help="按通报月办件量的比例驱动，如 0.01")] = 0.01,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="同时办理的办件数")] = 16,
+) -> None:
+    """用真实的办件流程（Temporal）和模拟的窗口人员按比例办理一个月的办件，并核对通报数字。"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from entrypoints.scenario import SCENARIOS, drive
+    from projections.bulletin import bulletin
+    from projections.cases import month_of
+
+    if name not in SCENARIOS or not 0 < scale <= 1:
+        _fail("SCENARIO_INVALID", f"场景须为 {'、'.join(SCENARIOS)} 之一，比例须在 (0, 1] 之间")
+    settings = _settings()
+    scenario = SCENARIOS[name]
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  console=err) as progress:  # fmt: skip
+        task = progress.add_task(f"驱动 {name} × {scale}", total=None)
+
+        async def run() -> Any:
+            from workers.worker import connect
+
+            client = await connect(settings, attempts=1)
+            return await drive(CaseService(client, settings), scenario, scale, concurrency=concurrency,
+                               on_plan=lambda n: progress.update(task, total=n),
+                               on_case=lambda: progress.advance(task))
+
+        counts = asyncio.run(run())
+    engine = _read_models(settings)
+    store = _store(settings)  # keep the application alive: its __del__ closes the pool
+    head = int(store.recorder.max_notification_id() or 0)
+    _read_your_writes(settings, {"notification_id": head, "case_no": "", "version": 0})
+    from datetime import UTC as _UTC
+
+    month = month_of(datetime.now(_UTC).strftime("%Y-%m-%d %H:%M:%S"))
+    data = bulletin(engine, month)
+    out.print(f"驱动完成：收件 {counts.submitted}，受理 {counts.accepted}，办结 {counts.completed}，在办 {counts.open}，"
+              f"补正 {counts.corrections}")
+    out.print(f"{month} 通报（读模型）：受理 {data['prefecture_wide']['accepted']}，办结 {data['prefecture_wide']['completed']}"
+              "（含本月此前已有的办件）")
 
 
 def main() -> None:

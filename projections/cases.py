@@ -1,145 +1,214 @@
 """The ``cases`` projection: case facts, monthly service statistics and the worklist, from case events.
 
-Applied a batch at a time: the rows of the cases a batch touches are loaded once, every event is
-applied in order in memory, and the rows, the statistics increments and the tracking position are
-written in ONE transaction by the runner, so a crash at any point neither loses nor double-counts.
+Applied a batch at a time: the rows of the cases in a batch are loaded once, every event is applied
+in order in memory, then the rows, the statistics increments and the finished tasks are written
+with prepared ``executemany`` statements in the runner's transaction (which also moves the tracking
+position), so a crash at any point neither loses nor double-counts. This is the hot path of
+catch-up and rebuild, so it reads the stored JSON of each event directly (no domain objects) and
+keeps times as naive-UTC strings ``YYYY-MM-DD HH:MM:SS[.ffffff]``, which sort like the times.
 """
 
 from __future__ import annotations
 
+import calendar as _calendar
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+import orjson
+from sqlalchemy import Connection
 
-from domain.calendar import SHANGHAI
-from projections.tables import CASES_TABLES, STAT_COUNTERS, case_facts, service_stats, worklist, worklist_done
+from projections.tables import CASES_TABLES, STAT_COUNTERS, case_facts
 
 NAME = "cases"
 TASK_BY_POST = {"front_desk": "intake", "reviewer": "review", "output_window": "delivery"}
+FACT_COLUMNS = tuple(c.name for c in case_facts.c)
+BOOL_COLUMNS = ("on_time", "warned", "overdue", "imported")
 StatKey = tuple[str, str, str, str, str]
+Row = dict[str, Any]
 
 
-def naive_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
+@dataclass(frozen=True)
+class StoredEvent:
+    """What the projection needs of one notification: position, kind, case, version and state."""
+
+    notification_id: int
+    kind: str
+    case_id: str
+    version: int
+    state: dict[str, Any]
+
+
+def decode(notification: Any) -> StoredEvent:
+    return StoredEvent(
+        notification.id,
+        notification.topic.rsplit(".", 1)[1],
+        notification.originator_id.hex,
+        notification.originator_version,
+        orjson.loads(notification.state),
+    )
+
+
+def ts(value: Any) -> str | None:
+    """A transcoded datetime → naive-UTC text; ``None`` stays ``None``."""
+    if value is None:
         return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    iso: str = value["_data_"] if isinstance(value, dict) else value
+    if iso.endswith("+00:00"):
+        return iso[:-6].replace("T", " ")
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ")
 
 
-def month_of(moment: datetime) -> str:
-    """The bulletin's month: cut in Beijing time."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(SHANGHAI).strftime("%Y-%m")
+def month_of(utc_text: str) -> str:
+    """The bulletin's month: cut in Beijing time (UTC+8, no daylight saving)."""
+    year, month = int(utc_text[:4]), int(utc_text[5:7])
+    if int(utc_text[11:13]) >= 16 and int(utc_text[8:10]) == _calendar.monthrange(year, month)[1]:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+def minus_one_day(utc_text: str) -> str:
+    return (datetime.fromisoformat(utc_text) - timedelta(days=1)).isoformat(sep=" ")
 
 
 @dataclass
 class BatchChanges:
-    rows: dict[str, dict[str, Any]]
+    rows: dict[str, Row]
     stats: dict[StatKey, dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(STAT_COUNTERS, 0))
     )
-    done: list[dict[str, Any]] = field(default_factory=list)
+    done: list[tuple[Any, ...]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
+    stored: set[str] = field(default_factory=set)  # rows that already exist in the table
 
 
 class CasesProjection:
     name = NAME
     tables = CASES_TABLES
     topics_prefix = ("domain.case:Case.", "domain.history:HistoricalCase.")
+    decode = staticmethod(decode)
+
+    def __init__(self) -> None:
+        self._sql: dict[str, dict[str, str]] = {}
 
     # ---- batch I/O ----------------------------------------------------------------------------
 
-    def apply_batch(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
-        """Apply decoded ``(notification_id, event)`` pairs inside the caller's transaction."""
-        ids = {e.originator_id.hex for _, e in events}
-        rows: dict[str, dict[str, Any]] = {}
+    def statements(self, dialect: str) -> dict[str, str]:
+        if dialect not in self._sql:
+            p = "?" if dialect == "sqlite" else "%s"
+            cols = ", ".join(FACT_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS if c != "case_id")
+            keys = ("month", "level", "region", "department", "matter_kind")
+            stat_cols = (*keys, *STAT_COUNTERS)
+            self._sql[dialect] = {
+                "select": f"SELECT {cols} FROM case_facts WHERE case_id IN ",
+                "insert": f"INSERT INTO case_facts ({cols}) VALUES ({', '.join([p] * len(FACT_COLUMNS))})",
+                "upsert": f"INSERT INTO case_facts ({cols}) VALUES ({', '.join([p] * len(FACT_COLUMNS))}) "
+                f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+                "delete_tasks": f"DELETE FROM worklist WHERE case_id = {p}",
+                "insert_task": "INSERT INTO worklist (case_id, case_no, task, department, post, region, matter_name,"
+                f" assignee, opened_at, due_at, priority) VALUES ({', '.join([p] * 11)})",
+                "insert_done": "INSERT INTO worklist_done (case_id, case_no, task, department, post, region,"
+                f" opened_at, done_at, done_by, outcome, notification_id) VALUES ({', '.join([p] * 11)})",
+                "upsert_stats": f"INSERT INTO service_stats ({', '.join(stat_cols)}) "
+                f"VALUES ({', '.join([p] * len(stat_cols))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f"{c} = service_stats.{c} + excluded.{c}" for c in STAT_COUNTERS),
+                "placeholder": p,
+            }
+        return self._sql[dialect]
+
+    def apply_batch(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        """Apply decoded events inside the caller's transaction."""
+        sql = self.statements(conn.dialect.name)
+        rows = self._load(conn, sql, {e.case_id for e in events})
+        changes = BatchChanges(rows=rows, stored=set(rows))
+        for e in events:
+            self.apply(changes, e)
+        self._write(conn, sql, changes)
+
+    def _load(self, conn: Connection, sql: dict[str, str], ids: set[str]) -> dict[str, Row]:
+        rows: dict[str, Row] = {}
         id_list = list(ids)
         for i in range(0, len(id_list), 500):
-            for r in conn.execute(select(case_facts).where(case_facts.c.case_id.in_(id_list[i : i + 500]))):
-                rows[r.case_id] = dict(r._mapping)
-        changes = BatchChanges(rows=rows)
-        for nid, e in events:
-            self.apply(changes, nid, e)
-        self._write(conn, changes)
+            chunk = id_list[i : i + 500]
+            query = sql["select"] + "(" + ", ".join([sql["placeholder"]] * len(chunk)) + ")"
+            for values in conn.exec_driver_sql(query, tuple(chunk)):
+                row = dict(zip(FACT_COLUMNS, values, strict=True))
+                for k, v in row.items():
+                    if isinstance(v, datetime):  # PostgreSQL hands back datetimes; we keep text
+                        row[k] = v.isoformat(sep=" ")
+                for k in BOOL_COLUMNS:
+                    if row[k] is not None:
+                        row[k] = bool(row[k])
+                rows[row["case_id"]] = row
+        return rows
 
-    def _write(self, conn: Connection, ch: BatchChanges) -> None:
+    def _write(self, conn: Connection, sql: dict[str, str], ch: BatchChanges) -> None:
         if not ch.touched:
             return
         rows = [ch.rows[i] for i in ch.touched]
-        ins = _insert_for(conn)
-        stmt = ins(case_facts)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[case_facts.c.case_id],
-                set_={c.name: stmt.excluded[c.name] for c in case_facts.c if c.name != "case_id"},
-            ),
-            rows,
-        )
-        conn.execute(
-            delete(worklist).where(worklist.c.case_id.in_(bindparam("ids", expanding=True))), {"ids": list(ch.touched)}
-        )
-        open_tasks = [
-            {
-                "case_id": r["case_id"],
-                "case_no": r["case_no"],
-                "task": r["current_task"],
-                "department": r["task_department"],
-                "post": r["task_post"],
-                "region": r["region"],
-                "matter_name": r["matter_name"],
-                "assignee": r["assignee"],
-                "opened_at": r["task_opened_at"],
-                "due_at": r["task_due_at"],
-                "priority": 2 if r["overdue"] else 1 if r["warned"] else 0,
-            }
+        updated = [tuple(r[c] for c in FACT_COLUMNS) for r in rows if r["case_id"] in ch.stored]
+        new = [tuple(r[c] for c in FACT_COLUMNS) for r in rows if r["case_id"] not in ch.stored]
+        if new:
+            conn.exec_driver_sql(sql["insert"], new)
+        if updated:
+            conn.exec_driver_sql(sql["upsert"], updated)
+            conn.exec_driver_sql(sql["delete_tasks"], [(r[0],) for r in updated])
+        tasks = [
+            (
+                r["case_id"],
+                r["case_no"],
+                r["current_task"],
+                r["task_department"],
+                r["task_post"],
+                r["region"],
+                r["matter_name"],
+                r["assignee"],
+                r["task_opened_at"],
+                r["task_due_at"],
+                2 if r["overdue"] else 1 if r["warned"] else 0,
+            )
             for r in rows
             if r["current_task"]
         ]
-        if open_tasks:
-            conn.execute(insert(worklist), open_tasks)
+        if tasks:
+            conn.exec_driver_sql(sql["insert_task"], tasks)
         if ch.done:
-            conn.execute(insert(worklist_done), ch.done)
+            conn.exec_driver_sql(sql["insert_done"], ch.done)
         if ch.stats:
-            stats_rows = [
-                {"month": k[0], "level": k[1], "region": k[2], "department": k[3], "matter_kind": k[4], **v}
-                for k, v in ch.stats.items()
-            ]
-            s = ins(service_stats)
-            conn.execute(
-                s.on_conflict_do_update(
-                    index_elements=[
-                        service_stats.c[n] for n in ("month", "level", "region", "department", "matter_kind")
-                    ],
-                    set_={n: service_stats.c[n] + s.excluded[n] for n in STAT_COUNTERS},
-                ),
-                stats_rows,
+            conn.exec_driver_sql(
+                sql["upsert_stats"], [(*k, *(v[c] for c in STAT_COUNTERS)) for k, v in ch.stats.items()]
             )
 
     # ---- one event ----------------------------------------------------------------------------
 
-    def apply(self, ch: BatchChanges, nid: int, e: Any) -> None:
-        cid = e.originator_id.hex
-        kind = type(e).__name__
-        if kind == "Imported":
-            ch.rows[cid] = self._imported(ch, cid, e)
-            ch.touched.add(cid)
+    def apply(self, ch: BatchChanges, e: StoredEvent) -> None:
+        s = e.state
+        if e.kind == "Imported":
+            if e.case_id not in ch.rows:
+                ch.rows[e.case_id] = self._imported(ch, e)
+                ch.touched.add(e.case_id)
             return
-        if kind == "Submitted":
-            row = ch.rows[cid] = {
-                "case_id": cid,
-                "case_no": e.case_no,
-                "matter_code": e.matter_code,
-                "matter_name": e.matter_name,
-                "matter_kind": e.matter_kind,
-                "department": e.department,
-                "level": e.level,
-                "region": e.region,
-                "applicant": e.applicant,
-                "submitted_at": naive_utc(e.at),
+        if e.kind == "Submitted":
+            if e.case_id in ch.rows:
+                return  # already applied
+            at = ts(s["at"])
+            row = ch.rows[e.case_id] = {
+                "case_id": e.case_id,
+                "case_no": s["case_no"],
+                "matter_code": s["matter_code"],
+                "matter_name": s["matter_name"],
+                "matter_kind": s["matter_kind"],
+                "department": s["department"],
+                "level": s["level"],
+                "region": s["region"],
+                "applicant": s["applicant"],
+                "submitted_at": at,
                 "accepted_at": None,
                 "decided_at": None,
                 "completed_at": None,
@@ -161,38 +230,37 @@ class CasesProjection:
                 "warned": False,
                 "overdue": False,
                 "imported": False,
-                "version": e.originator_version,
+                "version": e.version,
             }
-            self._open_task(row, e.awaiting, e.at, e.deemed_acceptance_at)
-            ch.touched.add(cid)
+            self._open_task(row, s["awaiting"], at, ts(s["deemed_acceptance_at"]))
+            ch.touched.add(e.case_id)
             return
-        row = ch.rows.get(cid)
-        if row is None or e.originator_version <= row["version"]:
-            return  # already applied (a re-delivered event changes nothing)
-        row["version"] = e.originator_version
-        ch.touched.add(cid)
-        at = e.at
-        handler = getattr(self, f"_on_{kind}", None)
+        row = ch.rows.get(e.case_id)
+        if row is None or e.version <= row["version"]:
+            return  # already applied: a re-delivered event changes nothing
+        row["version"] = e.version
+        ch.touched.add(e.case_id)
+        handler = getattr(self, f"_on_{e.kind}", None)
         if handler is not None:
-            handler(ch, nid, row, e, at)
+            handler(ch, e, row, s, ts(s["at"]))
 
-    def _close_task(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, outcome: str) -> None:
+    def _close_task(self, ch: BatchChanges, e: StoredEvent, row: Row, at: str, outcome: str) -> None:
         if not row["current_task"]:
             return
         ch.done.append(
-            {
-                "case_id": row["case_id"],
-                "case_no": row["case_no"],
-                "task": row["current_task"],
-                "department": row["task_department"],
-                "post": row["task_post"],
-                "region": row["region"],
-                "opened_at": row["task_opened_at"],
-                "done_at": naive_utc(e.at),
-                "done_by": e.actor.get("user_id", ""),
-                "outcome": outcome,
-                "notification_id": nid,
-            }
+            (
+                row["case_id"],
+                row["case_no"],
+                row["current_task"],
+                row["task_department"],
+                row["task_post"],
+                row["region"],
+                row["task_opened_at"],
+                at,
+                (e.state.get("actor") or {}).get("user_id", ""),
+                outcome,
+                e.notification_id,
+            )
         )
         row.update(
             current_task=None,
@@ -204,128 +272,124 @@ class CasesProjection:
         )
 
     @staticmethod
-    def _open_task(row: dict[str, Any], awaiting: dict[str, str] | None, at: datetime, due: datetime | None) -> None:
-        if not awaiting:
-            return
-        row.update(
-            current_task=TASK_BY_POST.get(awaiting["post"], awaiting["post"]),
-            task_department=awaiting["department"],
-            task_post=awaiting["post"],
-            task_opened_at=naive_utc(at),
-            task_due_at=naive_utc(due),
-            assignee=None,
-        )
+    def _open_task(row: Row, awaiting: dict[str, str] | None, at: str | None, due: str | None) -> None:
+        if awaiting:
+            row.update(
+                current_task=TASK_BY_POST.get(awaiting["post"], awaiting["post"]),
+                task_department=awaiting["department"],
+                task_post=awaiting["post"],
+                task_opened_at=at,
+                task_due_at=due,
+                assignee=None,
+            )
 
     @staticmethod
-    def _count(ch: BatchChanges, row: dict[str, Any], month: str, counter: str) -> None:
-        key = (month, row["level"], row["region"], row["department"], row["matter_kind"])
-        ch.stats[key][counter] += 1
+    def _count(ch: BatchChanges, row: Row, month: str, counter: str) -> None:
+        ch.stats[(month, row["level"], row["region"], row["department"], row["matter_kind"])][counter] += 1
 
-    def _on_CorrectionNoticeIssued(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        self._close_task(ch, nid, row, e, "notice")
+    def _on_CorrectionNoticeIssued(
+        self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str
+    ) -> None:
+        self._close_task(ch, e, row, at, "notice")
         row["status"] = "awaiting_correction"
 
-    def _on_Supplemented(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
+    def _on_Supplemented(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row["status"] = "submitted"
-        self._open_task(row, e.awaiting, at, e.deemed_acceptance_at)
+        self._open_task(row, s["awaiting"], at, ts(s["deemed_acceptance_at"]))
 
-    def _on_Accepted(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        self._close_task(ch, nid, row, e, "deemed_accept" if e.deemed else "accept")
+    def _on_Accepted(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        self._close_task(ch, e, row, at, "deemed_accept" if s["deemed"] else "accept")
         month = month_of(at)
-        row.update(
-            status="under_review",
-            accepted_at=naive_utc(at),
-            accepted_month=month,
-            promised_deadline=naive_utc(e.promised_deadline),
-        )
+        deadline = ts(s["promised_deadline"])
+        row.update(status="under_review", accepted_at=at, accepted_month=month, promised_deadline=deadline)
         self._count(ch, row, month, "accepted")
-        self._open_task(row, e.awaiting, at, e.promised_deadline)
+        self._open_task(row, s["awaiting"], at, deadline)
 
-    def _on_AcceptanceRefused(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        self._close_task(ch, nid, row, e, "refuse")
-        row.update(status="refused", result="refused", closed_at=naive_utc(at))
+    def _on_AcceptanceRefused(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        self._close_task(ch, e, row, at, "refuse")
+        row.update(status="refused", result="refused", closed_at=at)
         self._count(ch, row, month_of(at), "refused")
 
-    def _on_ClockSuspended(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        row.update(status="suspended", suspended_since=naive_utc(at), task_due_at=None)
+    def _on_ClockSuspended(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        row.update(status="suspended", suspended_since=at, task_due_at=None)
 
-    def _on_ClockResumed(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        deadline = naive_utc(e.promised_deadline)
+    def _on_ClockResumed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        deadline = ts(s["promised_deadline"])
         row.update(
             status="under_review",
             suspended_since=None,
-            suspended_days=row["suspended_days"] + e.suspended_days,
+            suspended_days=row["suspended_days"] + s["suspended_days"],
             promised_deadline=deadline,
             task_due_at=deadline if row["current_task"] else None,
         )
 
-    def _on_Decided(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        self._close_task(ch, nid, row, e, e.outcome)
-        row.update(status="decided", decided_at=naive_utc(at), result="granted" if e.outcome == "grant" else "denied")
-        self._open_task(row, e.awaiting, at, row["promised_deadline"])
+    def _on_Decided(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        self._close_task(ch, e, row, at, s["outcome"])
+        row.update(status="decided", decided_at=at, result="granted" if s["outcome"] == "grant" else "denied")
+        self._open_task(row, s["awaiting"], at, row["promised_deadline"])
 
-    def _on_Delivered(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        self._close_task(ch, nid, row, e, "deliver")
+    def _on_Delivered(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        self._close_task(ch, e, row, at, "deliver")
         row["status"] = "delivered"
 
-    def _on_Completed(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
+    def _on_Completed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         month = month_of(at)
-        row.update(status="completed", completed_at=naive_utc(at), completed_month=month, on_time=e.on_time)
+        row.update(status="completed", completed_at=at, completed_month=month, on_time=s["on_time"])
         self._count_completion(ch, row, month)
 
-    def _on_Withdrawn(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
-        self._close_task(ch, nid, row, e, "withdraw")
-        row.update(status="withdrawn", result="withdrawn", closed_at=naive_utc(at), suspended_since=None)
+    def _on_Withdrawn(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        self._close_task(ch, e, row, at, "withdraw")
+        row.update(status="withdrawn", result="withdrawn", closed_at=at, suspended_since=None)
         self._count(ch, row, month_of(at), "withdrawn")
 
-    def _on_DeadlineWarned(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
+    def _on_DeadlineWarned(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row["warned"] = True
 
-    def _on_BecameOverdue(self, ch: BatchChanges, nid: int, row: dict[str, Any], e: Any, at: datetime) -> None:
+    def _on_BecameOverdue(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row["overdue"] = True
 
-    def _count_completion(self, ch: BatchChanges, row: dict[str, Any], month: str) -> None:
+    def _count_completion(self, ch: BatchChanges, row: Row, month: str) -> None:
         self._count(ch, row, month, "completed")
+        if row["accepted_month"]:
+            self._count(ch, row, row["accepted_month"], "cohort_completed")
         deadline, done = row["promised_deadline"], row["completed_at"]
         if deadline is None or done <= deadline:
             self._count(ch, row, month, "completed_on_time")
             # Early: done on a day before the deadline's last day (the deadline is that day's midnight).
-            if deadline is None or done < deadline - timedelta(days=1):
+            if deadline is None or done < minus_one_day(deadline):
                 self._count(ch, row, month, "completed_early")
         else:
             self._count(ch, row, month, "completed_overdue")
 
-    def _imported(self, ch: BatchChanges, cid: str, e: Any) -> dict[str, Any]:
-        accepted, completed = naive_utc(e.accepted_at), naive_utc(e.completed_at)
-        result = e.result or None
-        status = {"granted": "completed", "denied": "completed", "refused": "refused", "withdrawn": "withdrawn"}.get(
-            e.result, "under_review" if accepted else "submitted"
-        )
+    def _imported(self, ch: BatchChanges, e: StoredEvent) -> Row:
+        s = e.state
+        accepted, completed, deadline = ts(s["accepted_at"]), ts(s["completed_at"]), ts(s["promised_deadline"])
+        result = s["result"] or None
         done = result in ("granted", "denied")
-        deadline = naive_utc(e.promised_deadline)
-        row = {
-            "case_id": cid,
-            "case_no": e.case_no,
-            "matter_code": e.matter_code or "",
-            "matter_name": e.matter_name,
-            "matter_kind": e.matter_kind,
-            "department": e.department,
-            "level": e.level,
-            "region": e.region,
-            "applicant": e.applicant,
-            "submitted_at": naive_utc(e.submitted_at),
+        status = {"granted": "completed", "denied": "completed", "refused": "refused", "withdrawn": "withdrawn"}
+        row: Row = {
+            "case_id": e.case_id,
+            "case_no": s["case_no"],
+            "matter_code": s["matter_code"] or "",
+            "matter_name": s["matter_name"],
+            "matter_kind": s["matter_kind"],
+            "department": s["department"],
+            "level": s["level"],
+            "region": s["region"],
+            "applicant": s["applicant"],
+            "submitted_at": ts(s["submitted_at"]),
             "accepted_at": accepted,
             "decided_at": completed if done else None,
             "completed_at": completed if done else None,
             "closed_at": completed if not done else None,
-            "accepted_month": month_of(e.accepted_at) if accepted else None,
-            "completed_month": month_of(e.completed_at) if done else None,
+            "accepted_month": month_of(accepted) if accepted else None,
+            "completed_month": month_of(completed) if done and completed else None,
             "promised_deadline": deadline,
             "suspended_days": 0,
             "suspended_since": None,
-            "on_time": (completed <= deadline if deadline else True) if done and completed else None,
+            "on_time": (deadline is None or completed <= deadline) if done and completed else None,
             "result": result,
-            "status": status,
+            "status": status.get(s["result"], "under_review" if accepted else "submitted"),
             "current_task": None,
             "task_department": None,
             "task_post": None,
@@ -335,16 +399,12 @@ class CasesProjection:
             "warned": False,
             "overdue": bool(done and deadline and completed and completed > deadline),
             "imported": True,
-            "version": e.originator_version,
+            "version": e.version,
         }
         if accepted:
             self._count(ch, row, row["accepted_month"], "accepted")
         if done:
             self._count_completion(ch, row, row["completed_month"])
         elif result in ("refused", "withdrawn") and completed:
-            self._count(ch, row, month_of(e.completed_at), result)
+            self._count(ch, row, month_of(completed), result)
         return row
-
-
-def _insert_for(conn: Connection):  # type: ignore[no-untyped-def]
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

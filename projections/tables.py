@@ -64,6 +64,7 @@ STAT_COUNTERS = (
     "completed_on_time",
     "completed_early",
     "completed_overdue",
+    "cohort_completed",  # of the cases accepted in this month, completed so far (in any month)
 )
 service_stats = Table(
     "service_stats",

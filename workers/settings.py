@@ -27,6 +27,7 @@ class Settings:
     dev_server_port: int
     dev_server_ui_port: int
     log_format: str
+    read_your_writes_timeout: float = 10.0
     rules: Rules = field(default_factory=Rules)
 
     @classmethod
@@ -49,6 +50,7 @@ class Settings:
             dev_server_port=int(_env("ONESEAL_DEV_SERVER_PORT", "7233")),
             dev_server_ui_port=int(_env("ONESEAL_DEV_SERVER_UI_PORT", "8233")),
             log_format=_env("ONESEAL_LOG_FORMAT", "console"),
+            read_your_writes_timeout=float(_env("ONESEAL_READ_YOUR_WRITES_TIMEOUT", "10")),
             rules=Rules(
                 deemed_acceptance_days=int(_env("ONESEAL_DEEMED_ACCEPTANCE_DAYS", "5")),
                 deemed_acceptance_day_type=_env("ONESEAL_DEEMED_ACCEPTANCE_DAY_TYPE", "working"),

@@ -1,4 +1,4 @@
-"""The embedded all-in-one stack (`oneseal up`): Temporal dev server, worker, and later projector and web.
+"""The embedded all-in-one stack (`oneseal up`): Temporal dev server, worker, projector (and later web).
 
 Ctrl-C stops every child cleanly. State lives under the data dir, so a second `oneseal up` on the
 same dir resumes every open case (the dev server keeps its SQLite file there).
@@ -120,9 +120,10 @@ class Stack:
             server.start()
             self.children.append(server)
             wait_for_port("127.0.0.1", s.dev_server_port, 60, server.proc)
-        worker = Child("worker", [sys.executable, "-m", "workers.worker"], env, logs / "worker.log")
-        worker.start()
-        self.children.append(worker)
+        for name, module in (("worker", "workers.worker"), ("projector", "workers.projector")):
+            child = Child(name, [sys.executable, "-m", module], env, logs / f"{name}.log")
+            child.start()
+            self.children.append(child)
         self._print_banner()
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -167,6 +168,7 @@ class Stack:
         lines += [
             f"  事件库           {s.event_store}: {store}",
             f"  工作进程         任务队列 {s.task_queue}",
+            f"  读模型           {s.read_model_url.split('@')[-1]}（投影进程 projector）",
             f"  数据目录         {s.data_dir}",
             f"  日志             {s.data_dir / 'logs'}",
             "  试一试           .venv/bin/oneseal --help",

@@ -158,7 +158,8 @@ class CaseWorkflow:
         self._case = result.case
         self._changes += 1
         self._log().info("case.step", step=step, status=result.case["status"], recorded=result.recorded)
-        return result.case
+        # The notification id lets the caller wait for the read models (read-your-writes).
+        return {**result.case, "notification_id": result.notification_id}
 
     def _log(self) -> Any:
         info = workflow.info()

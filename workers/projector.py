@@ -1,0 +1,32 @@
+"""The projection process (`oneseal project`): keeps the read models up to date, exactly once."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import structlog
+
+from domain.application import CaseApplication
+from projections.runner import ProjectionRunner, lease, make_engine
+from workers.logging import configure_logging
+from workers.settings import Settings
+
+log = structlog.get_logger("oneseal.projector")
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    app = CaseApplication(env=settings.event_store_env())
+    runner = ProjectionRunner(app, make_engine(settings.read_model_url))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with lease(runner.engine, runner.name):
+        runner.run_forever(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
