@@ -90,7 +90,7 @@ def lease(engine: Engine, name: str) -> Iterator[None]:
     """Hold the right to run projection ``name``; released when the process dies, however it dies."""
     if engine.dialect.name == "sqlite":
         db = engine.url.database or "read_models.db"
-        lock_file: IO[str] = Path(f"{db}.{name}.lock").open("w")
+        lock_file: IO[str] = Path(f"{db}.{name}.lock").open("w")  # noqa: SIM115 (held for the lease)
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -133,12 +133,13 @@ class ProjectionRunner:
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
 
-    def step(self) -> int:
-        """Project the next batch; return how many notifications it covered (0: caught up)."""
+    def step(self, until: int | None = None) -> int:
+        """Project the next batch (not past ``until``); return how many notifications it covered."""
         start = self.position()
-        notifications = self.app.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
-        )
+        limit = self.batch_size if until is None else min(self.batch_size, until - start)
+        if limit <= 0:
+            return 0
+        notifications = self.app.recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
         if not notifications:
             return 0
         prefixes = self.projection.topics_prefix
@@ -157,9 +158,9 @@ class ProjectionRunner:
             self.projection.apply_batch(conn, events)
         return len(notifications)
 
-    def catch_up(self, on_progress: Callable[[int, int], None] | None = None) -> int:
+    def catch_up(self, on_progress: Callable[[int, int], None] | None = None, until: int | None = None) -> int:
         total = 0
-        while n := self.step():
+        while n := self.step(until):
             total += n
             if on_progress:
                 on_progress(self.position(), self.head())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -19,7 +20,8 @@ def main() -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     app = CaseApplication(env=settings.event_store_env())
-    runner = ProjectionRunner(app, make_engine(settings.read_model_url))
+    batch = int(os.environ.get("ONESEAL_PROJECTION_BATCH", "5000"))
+    runner = ProjectionRunner(app, make_engine(settings.read_model_url), batch_size=batch)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

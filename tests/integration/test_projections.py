@@ -1,0 +1,197 @@
+"""Exactly-once projections on SQLite and PostgreSQL: SIGKILLed mid-catch-up, re-delivery, a second runner."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, select, text
+
+from domain.application import CaseApplication
+from entrypoints.scenario import seed_live_cases
+from projections.cases import CasesProjection
+from projections.runner import ProjectionBusy, ProjectionRunner, TrackingConflict, lease, make_engine
+from projections.tables import case_facts, service_stats, worklist, worklist_done
+
+from .conftest import PG_ADMIN
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stores:
+    kind: str
+    app: CaseApplication
+    event_store_url: str
+    read_model_url: str
+    spare_read_model_url: str  # for from-scratch recomputations
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "ONESEAL_EVENT_STORE": self.kind, "ONESEAL_EVENT_STORE_URL": self.event_store_url,
+                "ONESEAL_READ_MODEL_URL": self.read_model_url, "ONESEAL_PROJECTION_BATCH": "150"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
+    if request.param == "sqlite":
+        url = str(tmp_path / "events.db")
+        app = CaseApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": url})
+        yield Stores("sqlite", app, url, f"sqlite:///{tmp_path / 'rm.db'}", f"sqlite:///{tmp_path / 'rm2.db'}")
+        return
+    db: str = request.getfixturevalue("pg_database")
+    dbname = db.rsplit("/", 1)[1]
+    tag = uuid.uuid4().hex[:8]
+    with psycopg.connect(PG_ADMIN.replace("dbname=postgres", f"dbname={dbname}"), autocommit=True) as conn:
+        for schema in (f"es_{tag}", f"rm_{tag}", f"rm2_{tag}"):
+            conn.execute(f"CREATE SCHEMA {schema}")
+    from workers.settings import postgres_env
+
+    url = f"{db}?schema=es_{tag}"
+    app = CaseApplication(env=postgres_env(url))
+    yield Stores("postgres", app, url, f"{db}?options=-csearch_path%3Drm_{tag}",
+                 f"{db}?options=-csearch_path%3Drm2_{tag}")
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    """Everything the read models hold, in a comparable form (no surrogate ids)."""
+    with engine.connect() as conn:
+        return {
+            "facts": sorted(tuple(r) for r in conn.execute(select(case_facts))),
+            "stats": sorted(tuple(r) for r in conn.execute(select(service_stats))),
+            "worklist": sorted(tuple(r) for r in conn.execute(select(worklist))),
+            "done": sorted(tuple(r)[1:] for r in conn.execute(select(worklist_done))),
+        }
+
+
+def recompute(stores: Stores, until: int) -> dict[str, Any]:
+    engine = make_engine(stores.spare_read_model_url)
+    with engine.begin() as conn:  # start from nothing
+        for t in ("worklist_done", "worklist", "service_stats", "case_facts", "projection_tracking"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {t}"))
+    runner = ProjectionRunner(stores.app, engine, batch_size=1000)
+    runner.catch_up(until=until)
+    result = snapshot(engine)
+    engine.dispose()
+    return result
+
+
+def start_projector(stores: Stores) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "workers.projector"], cwd=ROOT, env=stores.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkilled_projector_neither_loses_nor_double_counts(stores: Stores) -> None:
+    events = seed_live_cases(stores.app, 2200, seed=11)
+    assert events >= 10_000
+    head = int(stores.app.recorder.max_notification_id() or 0)
+    engine = make_engine(stores.read_model_url)
+    runner = ProjectionRunner(stores.app, engine)  # reads positions; never steps here
+    rng = random.Random(3)
+    kills = 0
+    proc = start_projector(stores)
+    try:
+        for fraction in (0.2, 0.45, 0.7):
+            target = int(head * (fraction + rng.uniform(-0.05, 0.05)))
+            deadline = time.monotonic() + 120
+            while runner.position() < target:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "projector made no progress"
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            kills += 1
+            # At every kill, the view equals the events up to its position, no more, no less.
+            position = runner.position()
+            assert 0 < position < head
+            assert snapshot(engine) == recompute(stores, position)
+            proc = start_projector(stores)  # the lease died with the process
+        deadline = time.monotonic() + 180
+        while runner.position() < head:
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert kills == 3
+    final = snapshot(engine)
+    assert final == recompute(stores, head)
+    # And against the aggregates themselves, independently of the projection code.
+    numbers = list(stores.app.iter_case_numbers())
+    cases = [stores.app.get_case(no) for no in numbers]
+    with engine.connect() as conn:
+        sums = conn.execute(select(*(getattr(service_stats.c, c) for c in ("accepted", "completed")))).all()
+        assert sum(r[0] for r in sums) == sum(1 for c in cases if c["accepted_at"])
+        assert sum(r[1] for r in sums) == sum(1 for c in cases if c["status"] == "completed")
+        assert conn.execute(select(case_facts.c.case_no)).all().__len__() == len(numbers) == 2200
+        open_tasks = conn.execute(select(worklist.c.case_no)).all()
+        assert len(open_tasks) == sum(1 for c in cases if c["awaiting"])
+
+
+def test_redelivered_events_change_nothing(stores: Stores) -> None:
+    seed_live_cases(stores.app, 60, seed=5)
+    engine = make_engine(stores.read_model_url)
+    runner = ProjectionRunner(stores.app, engine, batch_size=100)
+    runner.catch_up()
+    before = snapshot(engine)
+    notifications = stores.app.recorder.select_notifications(start=1, limit=100)
+    events = [CasesProjection.decode(n) for n in notifications]
+    # 1. Through the projection alone: every event is recognised as applied (per-case versions).
+    with engine.begin() as conn:
+        runner.projection.apply_batch(conn, events)
+    assert snapshot(engine) == before
+    # 2. Through the runner's transaction: the position only moves forward, so the batch rolls back.
+    with pytest.raises(TrackingConflict), engine.begin() as conn:
+        moved = conn.execute(
+            text("UPDATE projection_tracking SET notification_id = :n WHERE name = 'cases' AND notification_id = :s"),
+            {"n": notifications[-1].id, "s": 0},
+        ).rowcount
+        runner.projection.apply_batch(conn, events)
+        if moved != 1:
+            raise TrackingConflict("already past")
+    assert snapshot(engine) == before
+
+
+def test_a_second_runner_fails_loudly_and_corrupts_nothing(stores: Stores) -> None:
+    seed_live_cases(stores.app, 300, seed=9)
+    engine = make_engine(stores.read_model_url)
+    first = ProjectionRunner(stores.app, engine, batch_size=50)
+    second = ProjectionRunner(stores.app, make_engine(stores.read_model_url), batch_size=50)
+    with lease(engine, "cases"):
+        with pytest.raises(ProjectionBusy) as busy, lease(second.engine, "cases"):
+            pass
+        assert "另一个进程" in str(busy.value)
+        # Even without the lease, two runners that start from the same position cannot both commit.
+        position = first.position()
+        first.step()
+        original = second.position
+        second.position = lambda: position  # type: ignore[method-assign]  # it read the position before
+        with pytest.raises(TrackingConflict):
+            second.step()
+        second.position = original  # type: ignore[method-assign]
+        first.catch_up()
+    assert snapshot(engine) == recompute(stores, first.head())
+
+
+def test_rebuild_equals_the_live_read_model(stores: Stores) -> None:
+    seed_live_cases(stores.app, 400, seed=13)
+    engine = make_engine(stores.read_model_url)
+    runner = ProjectionRunner(stores.app, engine, batch_size=97)
+    runner.catch_up()
+    live = snapshot(engine)
+    progress: list[tuple[int, int]] = []
+    runner.rebuild(lambda pos, head: progress.append((pos, head)))
+    assert snapshot(engine) == live
+    assert progress[-1][0] == progress[-1][1] == runner.head()
