@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import wraps
 from typing import Annotated, Any, TypeVar
@@ -667,6 +667,7 @@ def scenario_drive(
     name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")],
     scale: Annotated[float, typer.Option("--scale", help="按通报月办件量的比例驱动，如 0.01")] = 0.01,
     concurrency: Annotated[int, typer.Option("--concurrency", help="同时办理的办件数")] = 16,
+    as_json: JsonFlag = False,
 ) -> None:
     """用真实的办件流程（Temporal）和模拟的窗口人员按比例办理一个月的办件，并核对通报数字。"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
@@ -679,6 +680,19 @@ def scenario_drive(
         _fail("SCENARIO_INVALID", f"场景须为 {'、'.join(SCENARIOS)} 之一，比例须在 (0, 1] 之间")
     settings = _settings()
     scenario = SCENARIOS[name]
+    engine = _read_models(settings)
+    store = _store(settings)  # keep the application alive: its __del__ closes the pool
+
+    def this_month() -> str:
+        return month_of(datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+
+    def figures() -> tuple[int, int]:
+        _read_your_writes(settings, {"notification_id": int(store.recorder.max_notification_id() or 0),
+                                     "case_no": "", "version": 0})
+        wide = bulletin(engine, this_month())["prefecture_wide"]
+        return wide["accepted"], wide["completed"]
+
+    month, before = this_month(), figures()
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   console=err) as progress:  # fmt: skip
         task = progress.add_task(f"驱动 {name} × {scale}", total=None)
@@ -692,18 +706,22 @@ def scenario_drive(
                                on_case=lambda: progress.advance(task))
 
         counts = asyncio.run(run())
-    engine = _read_models(settings)
-    store = _store(settings)  # keep the application alive: its __del__ closes the pool
-    head = int(store.recorder.max_notification_id() or 0)
-    _read_your_writes(settings, {"notification_id": head, "case_no": "", "version": 0})
-    from datetime import UTC as _UTC
-
-    month = month_of(datetime.now(_UTC).strftime("%Y-%m-%d %H:%M:%S"))
-    data = bulletin(engine, month)
-    out.print(f"驱动完成：收件 {counts.submitted}，受理 {counts.accepted}，办结 {counts.completed}，在办 {counts.open}，"
-              f"补正 {counts.corrections}")
-    out.print(f"{month} 通报（读模型）：受理 {data['prefecture_wide']['accepted']}，办结 {data['prefecture_wide']['completed']}"
-              "（含本月此前已有的办件）")
+    after = figures()
+    delta = (after[0] - before[0], after[1] - before[1])
+    result = {"month": month, "driver": {"submitted": counts.submitted, "accepted": counts.accepted,
+                                         "completed": counts.completed, "open": counts.open,
+                                         "corrections": counts.corrections},
+              "bulletin_delta": {"accepted": delta[0], "completed": delta[1]},
+              "match": delta == (counts.accepted, counts.completed) and month == this_month()}
+    if as_json:
+        out.print_json(json.dumps(result, ensure_ascii=False))
+    else:
+        out.print(f"驱动完成：收件 {counts.submitted}，受理 {counts.accepted}，办结 {counts.completed}，"
+                  f"在办 {counts.open}，其中补正 {counts.corrections}")
+        out.print(f"{month} 通报（读模型）新增：受理 {delta[0]}，办结 {delta[1]}")
+        out.print("[green]✓ 通报数字与驱动结果一致[/]" if result["match"] else "[red]✗ 通报数字与驱动结果不一致[/]")
+    if not result["match"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

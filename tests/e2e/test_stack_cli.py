@@ -202,3 +202,25 @@ def test_external_temporal_address_starts_no_dev_server(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_scenario_drive_through_real_workflows_matches_the_bulletin(tmp_path: Path) -> None:
+    """A small share of the month through real CaseWorkflows; the bulletin moves by what the driver did."""
+    port, ui = free_port(), free_port()
+    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
+           "ONESEAL_DEV_SERVER_UI_PORT": str(ui), "COLUMNS": "200"}
+    env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
+    up = Up(env)
+    up.start()
+    try:
+        r = cli(env, "scenario", "drive", "aba-2020-04", "--scale", "0.0005", "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        result = json.loads(r.stdout)
+        assert result["match"] is True
+        assert result["driver"]["accepted"] >= 40 and result["driver"]["corrections"] >= 1
+        assert result["bulletin_delta"] == {"accepted": result["driver"]["accepted"],
+                                            "completed": result["driver"]["completed"]}
+        listed = json.loads(cli(env, "case", "list", "--json", "--limit", "1000").stdout)
+        assert len(listed) == result["driver"]["submitted"]
+    finally:
+        up.stop()
