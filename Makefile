@@ -34,7 +34,7 @@ postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check domain workflows projections workers entrypoints tests bench
-	$(BIN)/mypy domain workflows workers entrypoints
+	$(BIN)/mypy domain workflows workers entrypoints projections
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

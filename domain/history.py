@@ -272,7 +272,7 @@ class HistoricalCase(Aggregate):
         status = {"granted": "completed", "denied": "completed", "refused": "refused", "withdrawn": "withdrawn"}
         return {
             **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()},
-            "status": status.get(r["result"], "under_review" if r["accepted_at"] else "submitted"),
+            "status": status.get(str(r["result"]), "under_review" if r["accepted_at"] else "submitted"),
             "imported": True,
             "version": self.version,
         }

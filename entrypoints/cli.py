@@ -391,8 +391,14 @@ def list_cases(
         table.add_column(col)
     for c in cases:
         task = f"{c['task_department']}·{Post(c['task_post']).label}" if c["current_task"] else "—"
-        table.add_row(c["case_no"], c["matter_name"], c["region"], CaseStatus(c["status"]).label,
-                      _local(c["promised_deadline"]), task)
+        table.add_row(
+            c["case_no"],
+            c["matter_name"],
+            c["region"],
+            CaseStatus(c["status"]).label,
+            _local(c["promised_deadline"]),
+            task,
+        )
     out.print(table)
 
 
@@ -522,7 +528,7 @@ def projections_status(as_json: JsonFlag = False) -> None:
     for col in ("投影", "位置", "事件库最新", "滞后"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], str(r["position"]), str(r["head"]), str(r["lag"]))
+        table.add_row(*(str(r[k]) for k in ("name", "position", "head", "lag")))
     out.print(table)
 
 
@@ -541,10 +547,16 @@ def projections_rebuild(
     settings = _settings()
     runner = ProjectionRunner(_store(settings), _read_models(settings))
     head = runner.head()
-    with lease(runner.engine, runner.name), Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err,
-    ) as progress:
+    with (
+        lease(runner.engine, runner.name),
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+        ) as progress,
+    ):
         task = progress.add_task(f"重建 {name}", total=head)
         runner.rebuild(lambda pos, total: progress.update(task, completed=pos, total=max(total, 1)))
     out.print(f"[green]✓ 已重建「{name}」[/]：位置 {runner.position()} / {runner.head()}")
@@ -579,19 +591,25 @@ def import_cases(
         if reject_file:
             _write_rejects(reject_file, parsed)
         if not skip_bad:
-            _fail("IMPORT_ROWS_INVALID", f"{len(parsed.errors)} 行有误，整个文件未导入（可用 --skip-bad 只导入正确的行）")
+            _fail(
+                "IMPORT_ROWS_INVALID", f"{len(parsed.errors)} 行有误，整个文件未导入（可用 --skip-bad 只导入正确的行）"
+            )
     app_ = _store(settings)
     outcome = app_.import_cases(parsed.records, batch=batch or path.name, skip_conflicts=skip_bad)
     if outcome.conflicts and not skip_bad:
         for case_no, reason in outcome.conflicts[:50]:
             err.print(f"  {case_no}：{reason}")
         _fail("IMPORT_CONFLICT", f"{len(outcome.conflicts)} 个办件编号已存在且内容不同，整个文件未导入")
-    out.print(f"[green]✓ 导入完成[/]：新增 {outcome.added} 件，已存在 {outcome.already_present} 件，"
-              f"文件内重复 {parsed.duplicates_in_file} 行，错误 {len(parsed.errors)} 行，冲突 {len(outcome.conflicts)} 件")
+    out.print(
+        f"[green]✓ 导入完成[/]：新增 {outcome.added} 件，已存在 {outcome.already_present} 件，"
+        f"文件内重复 {parsed.duplicates_in_file} 行，错误 {len(parsed.errors)} 行，冲突 {len(outcome.conflicts)} 件"
+    )
     for kind, names in sorted(parsed.unknown.items()):
         label = {"matter_code": "事项编码", "department": "部门", "region": "地区"}.get(kind, kind)
-        out.print(f"  目录中没有的{label}（按旧系统名称导入）：{'、'.join(sorted(names)[:20])}"
-                  + (f" 等 {len(names)} 个" if len(names) > 20 else ""))
+        out.print(
+            f"  目录中没有的{label}（按旧系统名称导入）：{'、'.join(sorted(names)[:20])}"
+            + (f" 等 {len(names)} 个" if len(names) > 20 else "")
+        )
     if outcome.notification_id:
         _read_your_writes(settings, {"notification_id": outcome.notification_id, "case_no": "", "version": 0})
 
@@ -634,9 +652,12 @@ def report_bulletin(
     data = bulletin(_read_models(_settings()), month, region)
     rendered = render(data, fmt.value)
     if output:
-        mode = "wb" if isinstance(rendered, bytes) else "w"
-        with open(output, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
-            f.write(rendered)
+        from pathlib import Path
+
+        if isinstance(rendered, bytes):
+            Path(output).write_bytes(rendered)
+        else:
+            Path(output).write_text(rendered, encoding="utf-8")
         err.print(f"[green]✓ 已写入 {output}[/]")
     elif isinstance(rendered, bytes):
         _fail("OUTPUT_REQUIRED", "xlsx 格式请用 -o 指定输出文件")
@@ -687,8 +708,9 @@ def scenario_drive(
         return month_of(datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 
     def figures() -> tuple[int, int]:
-        _read_your_writes(settings, {"notification_id": int(store.recorder.max_notification_id() or 0),
-                                     "case_no": "", "version": 0})
+        _read_your_writes(
+            settings, {"notification_id": int(store.recorder.max_notification_id() or 0), "case_no": "", "version": 0}
+        )
         wide = bulletin(engine, this_month())["prefecture_wide"]
         return wide["accepted"], wide["completed"]
 
@@ -701,23 +723,37 @@ def scenario_drive(
             from workers.worker import connect
 
             client = await connect(settings, attempts=1)
-            return await drive(CaseService(client, settings), scenario, scale, concurrency=concurrency,
-                               on_plan=lambda n: progress.update(task, total=n),
-                               on_case=lambda: progress.advance(task))
+            return await drive(
+                CaseService(client, settings),
+                scenario,
+                scale,
+                concurrency=concurrency,
+                on_plan=lambda n: progress.update(task, total=n),
+                on_case=lambda: progress.advance(task),
+            )
 
         counts = asyncio.run(run())
     after = figures()
     delta = (after[0] - before[0], after[1] - before[1])
-    result = {"month": month, "driver": {"submitted": counts.submitted, "accepted": counts.accepted,
-                                         "completed": counts.completed, "open": counts.open,
-                                         "corrections": counts.corrections},
-              "bulletin_delta": {"accepted": delta[0], "completed": delta[1]},
-              "match": delta == (counts.accepted, counts.completed) and month == this_month()}
+    result = {
+        "month": month,
+        "driver": {
+            "submitted": counts.submitted,
+            "accepted": counts.accepted,
+            "completed": counts.completed,
+            "open": counts.open,
+            "corrections": counts.corrections,
+        },
+        "bulletin_delta": {"accepted": delta[0], "completed": delta[1]},
+        "match": delta == (counts.accepted, counts.completed) and month == this_month(),
+    }
     if as_json:
         out.print_json(json.dumps(result, ensure_ascii=False))
     else:
-        out.print(f"驱动完成：收件 {counts.submitted}，受理 {counts.accepted}，办结 {counts.completed}，"
-                  f"在办 {counts.open}，其中补正 {counts.corrections}")
+        out.print(
+            f"驱动完成：收件 {counts.submitted}，受理 {counts.accepted}，办结 {counts.completed}，"
+            f"在办 {counts.open}，其中补正 {counts.corrections}"
+        )
         out.print(f"{month} 通报（读模型）新增：受理 {delta[0]}，办结 {delta[1]}")
         out.print("[green]✓ 通报数字与驱动结果一致[/]" if result["match"] else "[red]✗ 通报数字与驱动结果不一致[/]")
     if not result["match"]:

@@ -302,14 +302,35 @@ def seed_live_cases(app: Any, n: int, *, seed: int = 7, start: datetime | None =
         cid = f"seed-{seed}-{i}"
         correction = rng.random() < 0.15
         provided = list(m.materials[:-1] if correction else m.materials)
-        c = Case.submit(case_no=f"S{seed}-{i:07d}", matter=m, authority=m.authority, applicant=f"申请人{i}",
-                        provided_materials=provided, actor=front, at=at, command_id=cid + "/1", calendar=calendar,
-                        rules=rules)
+        c = Case.submit(
+            case_no=f"S{seed}-{i:07d}",
+            matter=m,
+            authority=m.authority,
+            applicant=f"申请人{i}",
+            provided_materials=provided,
+            actor=front,
+            at=at,
+            command_id=cid + "/1",
+            calendar=calendar,
+            rules=rules,
+        )
         if correction:
-            c.issue_notice(missing=[m.materials[-1]], actor=front, at=at + timedelta(minutes=5),
-                           command_id=cid + "/2", calendar=calendar, rules=rules)
-            c.supplement(materials=[m.materials[-1]], actor=front, at=at + timedelta(days=1),
-                         command_id=cid + "/3", calendar=calendar, rules=rules)
+            c.issue_notice(
+                missing=[m.materials[-1]],
+                actor=front,
+                at=at + timedelta(minutes=5),
+                command_id=cid + "/2",
+                calendar=calendar,
+                rules=rules,
+            )
+            c.supplement(
+                materials=[m.materials[-1]],
+                actor=front,
+                at=at + timedelta(days=1),
+                command_id=cid + "/3",
+                calendar=calendar,
+                rules=rules,
+            )
         fate = rng.random()
         if fate < 0.02:
             c.refuse(reason="不属于受理范围", actor=front, at=at + timedelta(days=1, hours=1), command_id=cid + "/4")
@@ -322,18 +343,30 @@ def seed_live_cases(app: Any, n: int, *, seed: int = 7, start: datetime | None =
                 pass  # still under review
             else:
                 if fate < 0.2:
-                    c.suspend(reason="testing", note="", actor=reviewer, at=accepted + timedelta(hours=4),
-                              command_id=cid + "/7")
-                    c.resume(actor=reviewer, at=accepted + timedelta(days=2), command_id=cid + "/8",
-                             calendar=calendar)
+                    c.suspend(
+                        reason="testing",
+                        note="",
+                        actor=reviewer,
+                        at=accepted + timedelta(hours=4),
+                        command_id=cid + "/7",
+                    )
+                    c.resume(actor=reviewer, at=accepted + timedelta(days=2), command_id=cid + "/8", calendar=calendar)
                 late = fate > 0.97
-                decided = (c.promised_deadline + timedelta(hours=1)) if late and c.promised_deadline else (
-                    accepted + timedelta(days=rng.uniform(0.1, 3)))
+                decided = (
+                    (c.promised_deadline + timedelta(hours=1))
+                    if late and c.promised_deadline
+                    else (accepted + timedelta(days=rng.uniform(0.1, 3)))
+                )
                 if late and c.warning_at is not None:
                     c.warn(actor=SYSTEM_ACTOR, at=max(c.warning_at, accepted), command_id=cid + "/9")
                     c.mark_overdue(actor=SYSTEM_ACTOR, at=decided, command_id=cid + "/10")
-                c.decide(outcome="grant" if rng.random() < 0.97 else "deny", reason="不符合条件", actor=reviewer,
-                         at=decided, command_id=cid + "/11")
+                c.decide(
+                    outcome="grant" if rng.random() < 0.97 else "deny",
+                    reason="不符合条件",
+                    actor=reviewer,
+                    at=decided,
+                    command_id=cid + "/11",
+                )
                 c.deliver(actor=output, at=decided + timedelta(hours=1), command_id=cid + "/12")
                 c.complete(actor=SYSTEM_ACTOR, at=decided + timedelta(hours=1), command_id=cid + "/13")
         events += len(c.pending_events)

@@ -103,7 +103,7 @@ def bulletin(engine: Engine, month: str, region: str | None = None) -> dict[str,
             for (lv, r, d), f in sorted(
                 by_dept.items(), key=lambda kv: (kv[0][0] != "prefecture", order.get(kv[0][1], -1), kv[0][2])
             )
-        ],  # fmt: skip
+        ],
         "notes": NOTES,
     }
 
@@ -262,4 +262,7 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
 def render(data: dict[str, Any], fmt: str) -> str | bytes:
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    return {"md": render_markdown, "html": render_html, "csv": render_csv, "xlsx": render_xlsx}[fmt](data)
+    if fmt == "xlsx":
+        return render_xlsx(data)
+    renderers = {"md": render_markdown, "html": render_html, "csv": render_csv}
+    return renderers[fmt](data)

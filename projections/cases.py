@@ -235,9 +235,10 @@ class CasesProjection:
             self._open_task(row, s["awaiting"], at, ts(s["deemed_acceptance_at"]))
             ch.touched.add(e.case_id)
             return
-        row = ch.rows.get(e.case_id)
-        if row is None or e.version <= row["version"]:
+        existing = ch.rows.get(e.case_id)
+        if existing is None or e.version <= existing["version"]:
             return  # already applied: a re-delivered event changes nothing
+        row = existing
         row["version"] = e.version
         ch.touched.add(e.case_id)
         handler = getattr(self, f"_on_{e.kind}", None)

@@ -207,8 +207,13 @@ def test_external_temporal_address_starts_no_dev_server(tmp_path: Path) -> None:
 def test_scenario_drive_through_real_workflows_matches_the_bulletin(tmp_path: Path) -> None:
     """A small share of the month through real CaseWorkflows; the bulletin moves by what the driver did."""
     port, ui = free_port(), free_port()
-    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
-           "ONESEAL_DEV_SERVER_UI_PORT": str(ui), "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "ONESEAL_DATA_DIR": str(tmp_path / "var"),
+        "ONESEAL_DEV_SERVER_PORT": str(port),
+        "ONESEAL_DEV_SERVER_UI_PORT": str(ui),
+        "COLUMNS": "200",
+    }
     env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
     up = Up(env)
     up.start()
@@ -218,8 +223,10 @@ def test_scenario_drive_through_real_workflows_matches_the_bulletin(tmp_path: Pa
         result = json.loads(r.stdout)
         assert result["match"] is True
         assert result["driver"]["accepted"] >= 40 and result["driver"]["corrections"] >= 1
-        assert result["bulletin_delta"] == {"accepted": result["driver"]["accepted"],
-                                            "completed": result["driver"]["completed"]}
+        assert result["bulletin_delta"] == {
+            "accepted": result["driver"]["accepted"],
+            "completed": result["driver"]["completed"],
+        }
         listed = json.loads(cli(env, "case", "list", "--json", "--limit", "1000").stdout)
         assert len(listed) == result["driver"]["submitted"]
     finally:

@@ -16,7 +16,8 @@ from domain.catalogue import default_catalogue
 from domain.history import IMPORT_COLUMNS, parse_import
 from projections.runner import ProjectionRunner, make_engine
 
-from .test_projections import Stores, stores  # noqa: F401 (fixture)
+from .test_projections import Stores
+from .test_projections import stores as stores  # the fixture, shared
 
 pytestmark = pytest.mark.integration
 ONESEAL = str(Path(sys.executable).parent / "oneseal")

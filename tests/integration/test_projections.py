@@ -39,8 +39,13 @@ class Stores:
     spare_read_model_url: str  # for from-scratch recomputations
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "ONESEAL_EVENT_STORE": self.kind, "ONESEAL_EVENT_STORE_URL": self.event_store_url,
-                "ONESEAL_READ_MODEL_URL": self.read_model_url, "ONESEAL_PROJECTION_BATCH": "150"}
+        return {
+            **os.environ,
+            "ONESEAL_EVENT_STORE": self.kind,
+            "ONESEAL_EVENT_STORE_URL": self.event_store_url,
+            "ONESEAL_READ_MODEL_URL": self.read_model_url,
+            "ONESEAL_PROJECTION_BATCH": "150",
+        }
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,8 +65,9 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
 
     url = f"{db}?schema=es_{tag}"
     app = CaseApplication(env=postgres_env(url))
-    yield Stores("postgres", app, url, f"{db}?options=-csearch_path%3Drm_{tag}",
-                 f"{db}?options=-csearch_path%3Drm2_{tag}")
+    yield Stores(
+        "postgres", app, url, f"{db}?options=-csearch_path%3Drm_{tag}", f"{db}?options=-csearch_path%3Drm2_{tag}"
+    )
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:
@@ -88,8 +94,13 @@ def recompute(stores: Stores, until: int) -> dict[str, Any]:
 
 
 def start_projector(stores: Stores) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "workers.projector"], cwd=ROOT, env=stores.env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.projector"],
+        cwd=ROOT,
+        env=stores.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_sigkilled_projector_neither_loses_nor_double_counts(stores: Stores) -> None:
