@@ -665,6 +665,45 @@ def report_bulletin(
         sys.stdout.write(rendered)
 
 
+@report_app.command("stats")
+@staff_command
+def report_stats(
+    month: Annotated[str, typer.Option("--month", help="月份，如 2020-04")],
+    region: Annotated[str | None, typer.Option("--region", help="地区")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """月度统计：受理、不予受理、办结（按时/提前/超期）、月末在办与超期，按层级×地区×部门×事项类别。"""
+    import re
+
+    from projections.queries import monthly_statistics
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        _fail("MONTH_INVALID", f"月份「{month}」格式应为 YYYY-MM，如 2020-04")
+    rows = monthly_statistics(_read_models(_settings()), month, region=region)
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title=f"{month} 政务服务统计")
+    cols = [
+        ("region", "地区"),
+        ("department", "部门"),
+        ("matter_kind", "类别"),
+        ("accepted", "受理"),
+        ("refused", "不予受理"),
+        ("completed", "办结"),
+        ("completed_on_time", "按时"),
+        ("completed_early", "提前"),
+        ("completed_overdue", "超期办结"),
+        ("open_at_month_end", "月末在办"),
+        ("overdue_at_month_end", "月末超期"),
+    ]
+    for _, label in cols:
+        table.add_column(label)
+    for r in rows:
+        table.add_row(*(MatterKind(r[k]).label if k == "matter_kind" else str(r[k]) for k, _ in cols))
+    out.print(table)
+
+
 @scenario_app.command("load")
 @staff_command
 def scenario_load(name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")]) -> None:

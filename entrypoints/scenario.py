@@ -14,7 +14,7 @@ import csv
 import io
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from domain.calendar import SHANGHAI, ServiceCalendar, default_calendar
@@ -289,7 +289,7 @@ def seed_live_cases(app: Any, n: int, *, seed: int = 7, start: datetime | None =
     staff = default_staff().all()
     posts = {(a.department, a.post, a.region): a for a in staff}
     matters = list(app.catalogue.matters.values())
-    t0 = start or datetime(2020, 4, 1, 1, tzinfo=SHANGHAI)
+    t0 = start or datetime(2020, 3, 31, 17, tzinfo=UTC)  # 1 April 01:00 in Beijing; UTC like workflow.now()
     events = 0
     batch: list[Case] = []
     for i in range(n):

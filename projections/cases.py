@@ -52,16 +52,18 @@ def decode(notification: Any) -> StoredEvent:
 
 
 def ts(value: Any) -> str | None:
-    """A transcoded datetime → naive-UTC text; ``None`` stays ``None``."""
+    """A transcoded datetime → naive-UTC text with microseconds, exactly as SQLAlchemy binds a
+    ``DateTime`` on SQLite (so stored and bound times compare correctly); ``None`` stays ``None``."""
     if value is None:
         return None
     iso: str = value["_data_"] if isinstance(value, dict) else value
     if iso.endswith("+00:00"):
-        return iso[:-6].replace("T", " ")
+        text = iso[:-6].replace("T", " ")
+        return text if len(text) == 26 else text + ".000000"
     moment = datetime.fromisoformat(iso)
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(sep=" ")
+    return moment.isoformat(sep=" ", timespec="microseconds")
 
 
 def month_of(utc_text: str) -> str:
@@ -73,7 +75,7 @@ def month_of(utc_text: str) -> str:
 
 
 def minus_one_day(utc_text: str) -> str:
-    return (datetime.fromisoformat(utc_text) - timedelta(days=1)).isoformat(sep=" ")
+    return (datetime.fromisoformat(utc_text) - timedelta(days=1)).isoformat(sep=" ", timespec="microseconds")
 
 
 @dataclass
@@ -141,7 +143,7 @@ class CasesProjection:
                 row = dict(zip(FACT_COLUMNS, values, strict=True))
                 for k, v in row.items():
                     if isinstance(v, datetime):  # PostgreSQL hands back datetimes; we keep text
-                        row[k] = v.isoformat(sep=" ")
+                        row[k] = v.isoformat(sep=" ", timespec="microseconds")
                 for k in BOOL_COLUMNS:
                     if row[k] is not None:
                         row[k] = bool(row[k])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -63,3 +63,46 @@ def wait_for_case(engine: Engine, case: dict[str, Any], timeout: float = 10.0) -
                 f"读模型在 {timeout:.0f} 秒内未显示办件「{case['case_no']}」的最新状态：投影进程是否在运行？"
             )
         time.sleep(0.05)
+
+
+def monthly_statistics(engine: Engine, month: str, *, region: str | None = None) -> list[dict[str, Any]]:
+    """Month × level × region × department × matter kind: the counters of ``service_stats`` plus the
+    cases still open, and open past their promised deadline, at the end of the month (Beijing time).
+
+    Open/overdue at month end are computed from ``case_facts`` as it stands now; a deadline moved by
+    a suspension that started after the month ended is taken as it is now (documented limitation)."""
+    from sqlalchemy import and_, case, func, or_
+
+    from projections.tables import STAT_COUNTERS, service_stats
+
+    year, mon = int(month[:4]), int(month[5:7])
+    end_local = datetime(year + (mon == 12), mon % 12 + 1, 1)
+    end = (end_local.replace(tzinfo=UTC) - timedelta(hours=8)).replace(tzinfo=None)  # Beijing midnight in UTC
+    keys = ("level", "region", "department", "matter_kind")
+    out: dict[tuple[str, ...], dict[str, Any]] = {}
+    s = service_stats.c
+    q = select(*(s[k] for k in keys), *(s[c] for c in STAT_COUNTERS)).where(s.month == month)
+    c = case_facts.c
+    still_open = and_(
+        c.accepted_at < end,
+        or_(c.completed_at.is_(None), c.completed_at >= end),
+        or_(c.closed_at.is_(None), c.closed_at >= end),
+    )
+    o = (
+        select(*(c[k] for k in keys), func.count(),
+               func.sum(case((and_(c.promised_deadline.is_not(None), c.promised_deadline < end), 1), else_=0)))
+        .where(still_open)
+        .group_by(*(c[k] for k in keys))
+    )  # fmt: skip
+    if region:
+        q, o = q.where(s.region == region), o.where(c.region == region)
+    with engine.connect() as conn:
+        for r in conn.execute(q):
+            out[tuple(r[:4])] = {**dict(zip(keys, r[:4], strict=True)),
+                                 **dict(zip(STAT_COUNTERS, (int(v) for v in r[4:]), strict=True)),
+                                 "open_at_month_end": 0, "overdue_at_month_end": 0}  # fmt: skip
+        for r in conn.execute(o):
+            row = out.setdefault(tuple(r[:4]), {**dict(zip(keys, r[:4], strict=True)),
+                                                **dict.fromkeys(STAT_COUNTERS, 0)})  # fmt: skip
+            row["open_at_month_end"], row["overdue_at_month_end"] = int(r[4]), int(r[5] or 0)
+    return [out[k] for k in sorted(out)]

@@ -206,3 +206,38 @@ def test_rebuild_equals_the_live_read_model(stores: Stores) -> None:
     runner.rebuild(lambda pos, head: progress.append((pos, head)))
     assert snapshot(engine) == live
     assert progress[-1][0] == progress[-1][1] == runner.head()
+
+
+def test_monthly_statistics_count_open_and_overdue_cases_at_month_end(stores: Stores) -> None:
+    from datetime import UTC, datetime
+
+    from projections.queries import monthly_statistics
+
+    seed_live_cases(stores.app, 500, seed=21)  # April 2020, some still open, some overdue
+    engine = make_engine(stores.read_model_url)
+    ProjectionRunner(stores.app, engine).catch_up()
+    rows = monthly_statistics(engine, "2020-04")
+    end = datetime(2020, 4, 30, 16, tzinfo=UTC)  # 1 May 00:00 in Beijing
+    cases = [stores.app.get_case(no) for no in stores.app.iter_case_numbers()]
+
+    def t(v: str | None) -> datetime | None:
+        return datetime.fromisoformat(v) if v else None
+
+    def open_at_end(c: dict[str, Any]) -> bool:
+        accepted, finished = t(c["accepted_at"]), t(c["completed_at"])
+        closed = t(c["delivered_at"]) if c["status"] == "completed" else None
+        withdrawn = c["status"] == "withdrawn"
+        return bool(
+            accepted
+            and accepted < end
+            and not (finished and finished < end)
+            and not (closed and closed < end)
+            and not withdrawn
+        )
+
+    expected_open = sum(1 for c in cases if open_at_end(c))
+    expected_overdue = sum(1 for c in cases if open_at_end(c) and t(c["promised_deadline"]) < end)
+    assert sum(r["open_at_month_end"] for r in rows) == expected_open > 0
+    assert sum(r["overdue_at_month_end"] for r in rows) == expected_overdue
+    assert sum(r["accepted"] for r in rows) == sum(1 for c in cases if c["accepted_at"] and t(c["accepted_at"]) < end)
+    assert all(r["completed_on_time"] + r["completed_overdue"] == r["completed"] for r in rows)
