@@ -57,7 +57,7 @@ def ts(value: Any) -> str | None:
     if value is None:
         return None
     iso: str = value["_data_"] if isinstance(value, dict) else value
-    if iso.endswith("+00:00"):
+    if iso.endswith("+00:00") and len(iso) in (25, 32):  # what isoformat() of an aware UTC time gives
         text = iso[:-6].replace("T", " ")
         return text if len(text) == 26 else text + ".000000"
     moment = datetime.fromisoformat(iso)
