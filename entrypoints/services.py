@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from domain.calendar import SHANGHAI
+from domain.calendar import SHANGHAI, default_calendar
 from domain.case import Case, Step
 from domain.catalogue import Catalogue, default_catalogue
 from domain.errors import CaseAlreadyExists, CaseNotFound, DomainError, error_from_code
@@ -77,8 +77,6 @@ class CaseService:
         now = datetime.now(UTC)
         case_no = case_no or new_case_no(matter.code.split("-")[0], now)
         # A dry run of the domain's own rules (nothing saved): refusals never start a workflow.
-        from domain.calendar import default_calendar
-
         Case.submit(
             case_no=case_no,
             matter=matter,

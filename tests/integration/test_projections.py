@@ -44,7 +44,7 @@ class Stores:
             "ONESEAL_EVENT_STORE": self.kind,
             "ONESEAL_EVENT_STORE_URL": self.event_store_url,
             "ONESEAL_READ_MODEL_URL": self.read_model_url,
-            "ONESEAL_PROJECTION_BATCH": "150",
+            "ONESEAL_PROJECTION_BATCH": "100",
         }
 
 
@@ -113,7 +113,7 @@ def test_sigkilled_projector_neither_loses_nor_double_counts(stores: Stores) -> 
     kills = 0
     proc = start_projector(stores)
     try:
-        for fraction in (0.2, 0.45, 0.7):
+        for fraction in (0.15, 0.35, 0.55):
             target = int(head * (fraction + rng.uniform(-0.05, 0.05)))
             deadline = time.monotonic() + 120
             while runner.position() < target:
