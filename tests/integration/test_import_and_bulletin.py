@@ -71,6 +71,12 @@ def test_a_file_with_bad_rows_is_refused_whole(stores: Stores, tmp_path: Path) -
 
     data = bulletin(engine, "2020-04")
     assert data["prefecture_wide"]["accepted"] == 2 and data["prefecture_wide"]["completed"] == 1
+    # Rebuild from the command line: same figures, no lag.
+    r = cli(cli_env(stores), "projections", "rebuild", "cases")
+    assert r.returncode == 0 and "已重建" in r.stdout, r.stderr
+    status = json.loads(cli(cli_env(stores), "projections", "status", "--json").stdout)
+    assert status == [{"name": "cases", "position": head, "head": head, "lag": 0}]
+    assert bulletin(engine, "2020-04")["prefecture_wide"] == data["prefecture_wide"]
 
 
 def test_same_number_with_other_content_in_the_store_refuses_the_import(stores: Stores) -> None:
