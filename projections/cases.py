@@ -112,7 +112,7 @@ class CasesProjection:
                 "insert": f"INSERT INTO case_facts ({cols}) VALUES ({', '.join([p] * len(FACT_COLUMNS))})",
                 "upsert": f"INSERT INTO case_facts ({cols}) VALUES ({', '.join([p] * len(FACT_COLUMNS))}) "
                 f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-                "delete_tasks": f"DELETE FROM worklist WHERE case_id = {p}",
+                "delete_tasks": "DELETE FROM worklist WHERE case_id IN ",
                 "insert_task": "INSERT INTO worklist (case_id, case_no, task, department, post, region, matter_name,"
                 f" assignee, opened_at, due_at, priority) VALUES ({', '.join([p] * 11)})",
                 "insert_done": "INSERT INTO worklist_done (case_id, case_no, task, department, post, region,"
@@ -160,7 +160,11 @@ class CasesProjection:
             conn.exec_driver_sql(sql["insert"], new)
         if updated:
             conn.exec_driver_sql(sql["upsert"], updated)
-            conn.exec_driver_sql(sql["delete_tasks"], [(r[0],) for r in updated])
+            ids = [r[0] for r in updated]
+            for i in range(0, len(ids), 500):  # one statement per chunk, not one per case
+                chunk = ids[i : i + 500]
+                conn.exec_driver_sql(sql["delete_tasks"] + "(" + ", ".join([sql["placeholder"]] * len(chunk)) + ")",
+                                     tuple(chunk))  # fmt: skip
         tasks = [
             (
                 r["case_id"],
