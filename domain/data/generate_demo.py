@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from domain.catalogue import CATALOGUE_COLUMNS
+
 VERSION = "aba-demo-2020.1"
 PREFECTURE = "阿坝州"
 # Region name -> administrative division code (GB/T 2260) of Aba prefecture's 13 counties/cities.
@@ -260,20 +262,7 @@ if __name__ == "__main__":
             f"# version: {VERSION}\n# 阿坝州政务服务事项演示目录（州本级及13个县（市））；由 generate_demo.py 生成\n"
         )
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(
-            [
-                "code",
-                "name",
-                "kind",
-                "department",
-                "level",
-                "region",
-                "statutory_days",
-                "promised_days",
-                "day_type",
-                "materials",
-            ]
-        )
+        w.writerow(CATALOGUE_COLUMNS)
         w.writerows(matters)
     with (here / "staff.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

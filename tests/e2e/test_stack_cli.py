@@ -63,16 +63,17 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ONESEAL, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) -> None:
-    port, ui = free_port(), free_port()
-    env = {
-        **os.environ,
-        "ONESEAL_DATA_DIR": str(tmp_path / "var"),
-        "ONESEAL_DEV_SERVER_PORT": str(port),
-        "ONESEAL_DEV_SERVER_UI_PORT": str(ui),
-        "COLUMNS": "200",
-    }
+def embedded_env(tmp_path: Path) -> tuple[dict[str, str], int]:
+    """Environment for an embedded stack of its own: fresh data dir, free ports, no external Temporal."""
+    port = free_port()
+    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
+           "ONESEAL_DEV_SERVER_UI_PORT": str(free_port()), "COLUMNS": "200"}  # fmt: skip
     env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
+    return env, port
+
+
+def test_clerk_takes_a_case_through_every_step_across_a_restart(tmp_path: Path) -> None:
+    env, port = embedded_env(tmp_path)
     up = Up(env)
     up.start()
     try:
@@ -206,15 +207,7 @@ def test_external_temporal_address_starts_no_dev_server(tmp_path: Path) -> None:
 
 def test_scenario_drive_through_real_workflows_matches_the_bulletin(tmp_path: Path) -> None:
     """A small share of the month through real CaseWorkflows; the bulletin moves by what the driver did."""
-    port, ui = free_port(), free_port()
-    env = {
-        **os.environ,
-        "ONESEAL_DATA_DIR": str(tmp_path / "var"),
-        "ONESEAL_DEV_SERVER_PORT": str(port),
-        "ONESEAL_DEV_SERVER_UI_PORT": str(ui),
-        "COLUMNS": "200",
-    }
-    env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
+    env, _ = embedded_env(tmp_path)
     up = Up(env)
     up.start()
     try:
