@@ -768,6 +768,7 @@ class Case(Aggregate):
             "overdue": self.overdue,
             "awaiting": self.awaiting,
             "version": self.version,
+            "imported": False,
         }
 
 

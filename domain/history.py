@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.calendar import SHANGHAI, DayType, ServiceCalendar
-from domain.case import case_id
+from domain.case import CaseStatus, case_id
 from domain.catalogue import Catalogue, Level, MatterKind
 
 IMPORT_COLUMNS = (
@@ -268,11 +268,29 @@ class HistoricalCase(Aggregate):
         self.batch = batch
 
     def summary(self) -> dict[str, Any]:
+        """The same keys as ``Case.summary()``, so every reader can show an imported case."""
         r = self.record
         status = {"granted": "completed", "denied": "completed", "refused": "refused", "withdrawn": "withdrawn"}
+        result = str(r["result"])
+        finished: datetime | None = r["completed_at"] if result in ("granted", "denied") else None  # type: ignore[assignment]
+        deadline: datetime | None = r["promised_deadline"]  # type: ignore[assignment]
+
+        def iso(v: Any) -> Any:
+            return v.isoformat() if isinstance(v, datetime) else v
+
+        state = status.get(result, "under_review" if r["accepted_at"] else "submitted")
         return {
-            **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()},
-            "status": status.get(str(r["result"]), "under_review" if r["accepted_at"] else "submitted"),
-            "imported": True,
-            "version": self.version,
-        }
+            "case_no": self.case_no, "status": state, "status_label": CaseStatus(state).label,
+            "matter_code": r["matter_code"], "matter_name": r["matter_name"], "matter_kind": r["matter_kind"],
+            "department": r["department"], "level": r["level"], "region": r["region"], "applicant": r["applicant"],
+            "required_materials": [], "provided_materials": [], "missing_materials": [], "correction_round": 0,
+            "submitted_at": iso(r["submitted_at"]), "deemed_acceptance_at": None, "correction_due_at": None,
+            "accepted_at": iso(r["accepted_at"]), "deemed_accepted": False, "promised_days": r["promised_days"],
+            "day_type": r["day_type"], "promised_deadline": iso(r["promised_deadline"]), "warning_at": None,
+            "deadline_provisional": False, "suspended_since": None, "suspended_days": 0,
+            "decision": {"granted": "grant", "denied": "deny"}.get(result), "decided_at": iso(finished),
+            "delivered_at": iso(finished), "completed_at": iso(finished),
+            "closed_reason": result if result in ("refused", "withdrawn") else None, "warned": False,
+            "overdue": bool(finished and deadline and finished > deadline),
+            "awaiting": None, "version": self.version, "imported": True, "import_batch": self.batch,
+        }  # fmt: skip

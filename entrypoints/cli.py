@@ -347,6 +347,7 @@ EVENT_LABELS = {
     "Completed": "办结",
     "Withdrawn": "撤回",
     "DeadlineWarned": "超期预警",
+    "Imported": "历史导入",
     "BecameOverdue": "超期",
 }
 _SKIP = {"version", "event", "recorded_at", "at", "actor", "command_id", "awaiting"}
@@ -362,7 +363,7 @@ def _timeline(events: list[dict[str, Any]], detail: bool = False) -> None:
         extra = {k: v for k, v in e.items() if k not in _SKIP and v not in (None, "", [], False)}
         table.add_row(
             str(e["version"]),
-            _local(e.get("at")),
+            _local(e.get("at") or e.get("completed_at") or e.get("submitted_at")),
             EVENT_LABELS.get(e["event"], e["event"]),
             actor.get("name", ""),
             f"{awaiting['department']}·{Post(awaiting['post']).label}" if awaiting else "—",

@@ -61,6 +61,12 @@ def test_a_file_with_bad_rows_is_refused_whole(stores: Stores, tmp_path: Path) -
     assert r.returncode == 0, r.stderr
     assert "新增 3 件" in r.stdout and "OLD-77" in r.stdout and "阿坝州老部门" in r.stdout
     head = stores.app.recorder.max_notification_id()
+    shown = json.loads(cli(cli_env(stores), "case", "show", "H-1", "--json").stdout)
+    assert shown["case"]["imported"] is True and shown["case"]["status"] == "completed"
+    assert [e["event"] for e in shown["timeline"]] == ["Imported"]
+    assert "审查中" in cli(cli_env(stores), "case", "show", "H-2").stdout  # accepted, still open
+    text = cli(cli_env(stores), "case", "show", "H-3").stdout
+    assert "不予受理" in text and "旧平台" not in text
     r = cli(cli_env(stores), "import", "cases", str(f), "--skip-bad")
     assert r.returncode == 0 and "新增 0 件" in r.stdout and "已存在 3 件" in r.stdout
     assert stores.app.recorder.max_notification_id() == head
