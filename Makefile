@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/oneseal up
 
-## Run the whole suite against a real Temporal dev server, SQLite and PostgreSQL.
-test: $(STAMP) postgres
+## Lint and type-check, then run the whole suite against a real Temporal dev server, SQLite and PostgreSQL.
+test: $(STAMP) postgres lint
 	$(BIN)/python -m pytest
 
 # PostgreSQL runs on every development and CI machine; start it if it is down.
@@ -34,6 +34,7 @@ postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check domain workflows projections workers entrypoints tests bench
+	$(BIN)/ruff format --check domain workflows projections workers entrypoints tests bench
 	$(BIN)/mypy domain workflows workers entrypoints projections
 
 clean:
