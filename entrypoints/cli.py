@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -801,7 +802,19 @@ def scenario_drive(
 
 
 def main() -> None:
-    app()
+    """Run the CLI, then leave without interpreter finalisation.
+
+    The Temporal client's native runtime keeps threads that may still touch the GIL while
+    Python finalises, which now and then aborts the process (``PyGILState_Release`` …) after the
+    command has already succeeded. Everything is written and flushed by then, so exit at once."""
+    code = 0
+    try:
+        app()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -73,4 +73,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    import os
+    import sys
+
     asyncio.run(main())
+    sys.stderr.flush()
+    os._exit(0)  # skip finalisation: the Temporal runtime's native threads can abort it
