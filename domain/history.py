@@ -79,7 +79,6 @@ class ParsedImport:
     unknown: dict[str, set[str]] = field(default_factory=dict)  # what the catalogue does not know, by kind
     duplicates_in_file: int = 0
     bad_lines: dict[int, list[str]] = field(default_factory=dict)  # line -> raw row, for the reject file
-    header: list[str] = field(default_factory=list)
 
 
 def _parse_time(value: str, column: str) -> datetime:
@@ -105,7 +104,6 @@ def parse_import(text: str, catalogue: Catalogue, calendar: ServiceCalendar) -> 
     except StopIteration:
         out.errors.append(RowError(1, "", "文件为空"))
         return out
-    out.header = header
     if tuple(h.strip() for h in header) != IMPORT_COLUMNS:
         out.errors.append(RowError(1, "", f"表头应为 {','.join(IMPORT_COLUMNS)}"))
         return out

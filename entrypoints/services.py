@@ -138,9 +138,3 @@ class CaseService:
                 raise CaseNotFound(f"办件「{case_no}」不存在或已结束，不能再办理", case_no=case_no) from None
             raise
         return dict(result)
-
-    async def live_status(self, case_no: str) -> dict[str, Any]:
-        try:
-            return dict(await self.handle(case_no).query(CaseWorkflow.status))
-        except RPCError:
-            raise CaseNotFound(f"未找到办件「{case_no}」的流程", case_no=case_no) from None
