@@ -198,7 +198,6 @@ class DriveCounts:
     completed: int = 0
     open: int = 0
     corrections: int = 0
-    by_level: dict[str, list[int]] | None = None  # level -> [accepted, completed]
 
 
 async def drive(service: Any, scenario: Scenario, scale: float, *, concurrency: int = 16,
@@ -232,7 +231,7 @@ async def drive(service: Any, scenario: Scenario, scale: float, *, concurrency: 
     rng.shuffle(plan)
     if on_plan:
         on_plan(len(plan))
-    counts = DriveCounts(by_level={"prefecture": [0, 0], "county": [0, 0]})
+    counts = DriveCounts()
     sem = asyncio.Semaphore(concurrency)
 
     async def one(i: int, m: Matter, completes: bool, correction: bool) -> None:
@@ -253,8 +252,6 @@ async def drive(service: Any, scenario: Scenario, scale: float, *, concurrency: 
                 counts.corrections += 1
             await service.step(no, Step.ACCEPT, StepRequest(actor=front))
             counts.accepted += 1
-            assert counts.by_level is not None
-            counts.by_level[m.authority.level.value][0] += 1
             if completes:
                 reviewer = first(dept, Post.REVIEWER, region)
                 outcome = "grant" if rng.random() < 0.97 else "deny"
@@ -267,7 +264,6 @@ async def drive(service: Any, scenario: Scenario, scale: float, *, concurrency: 
                     no, Step.DELIVER, StepRequest(actor=first(service_centre(region), Post.OUTPUT_WINDOW, region))
                 )
                 counts.completed += 1
-                counts.by_level[m.authority.level.value][1] += 1
             else:
                 counts.open += 1
         if on_case:

@@ -89,6 +89,18 @@ class BatchChanges:
     stored: set[str] = field(default_factory=set)  # rows that already exist in the table
 
 
+_IDENTITY = ("case_no", "matter_code", "matter_name", "matter_kind", "department", "level", "region", "applicant")
+
+
+def _new_row(e: StoredEvent, state: dict[str, Any], **values: Any) -> Row:
+    """A case row as it starts: identity from the creating event, nothing happened yet, then ``values``."""
+    row: Row = dict.fromkeys(FACT_COLUMNS)
+    row.update({k: state[k] for k in _IDENTITY})
+    row.update(case_id=e.case_id, suspended_days=0, warned=False, overdue=False, version=e.version)
+    row.update(values)
+    return row
+
+
 class CasesProjection:
     name = NAME
     tables = CASES_TABLES
@@ -204,40 +216,7 @@ class CasesProjection:
             if e.case_id in ch.rows:
                 return  # already applied
             at = ts(s["at"])
-            row = ch.rows[e.case_id] = {
-                "case_id": e.case_id,
-                "case_no": s["case_no"],
-                "matter_code": s["matter_code"],
-                "matter_name": s["matter_name"],
-                "matter_kind": s["matter_kind"],
-                "department": s["department"],
-                "level": s["level"],
-                "region": s["region"],
-                "applicant": s["applicant"],
-                "submitted_at": at,
-                "accepted_at": None,
-                "decided_at": None,
-                "completed_at": None,
-                "closed_at": None,
-                "accepted_month": None,
-                "completed_month": None,
-                "promised_deadline": None,
-                "suspended_days": 0,
-                "suspended_since": None,
-                "on_time": None,
-                "result": None,
-                "status": "submitted",
-                "current_task": None,
-                "task_department": None,
-                "task_post": None,
-                "task_opened_at": None,
-                "task_due_at": None,
-                "assignee": None,
-                "warned": False,
-                "overdue": False,
-                "imported": False,
-                "version": e.version,
-            }
+            row = ch.rows[e.case_id] = _new_row(e, s, submitted_at=at, status="submitted", imported=False)
             self._open_task(row, s["awaiting"], at, ts(s["deemed_acceptance_at"]))
             ch.touched.add(e.case_id)
             return
@@ -374,40 +353,24 @@ class CasesProjection:
         result = s["result"] or None
         done = result in ("granted", "denied")
         status = {"granted": "completed", "denied": "completed", "refused": "refused", "withdrawn": "withdrawn"}
-        row: Row = {
-            "case_id": e.case_id,
-            "case_no": s["case_no"],
-            "matter_code": s["matter_code"] or "",
-            "matter_name": s["matter_name"],
-            "matter_kind": s["matter_kind"],
-            "department": s["department"],
-            "level": s["level"],
-            "region": s["region"],
-            "applicant": s["applicant"],
-            "submitted_at": ts(s["submitted_at"]),
-            "accepted_at": accepted,
-            "decided_at": completed if done else None,
-            "completed_at": completed if done else None,
-            "closed_at": completed if not done else None,
-            "accepted_month": month_of(accepted) if accepted else None,
-            "completed_month": month_of(completed) if done and completed else None,
-            "promised_deadline": deadline,
-            "suspended_days": 0,
-            "suspended_since": None,
-            "on_time": (deadline is None or completed <= deadline) if done and completed else None,
-            "result": result,
-            "status": status.get(s["result"], "under_review" if accepted else "submitted"),
-            "current_task": None,
-            "task_department": None,
-            "task_post": None,
-            "task_opened_at": None,
-            "task_due_at": None,
-            "assignee": None,
-            "warned": False,
-            "overdue": bool(done and deadline and completed and completed > deadline),
-            "imported": True,
-            "version": e.version,
-        }
+        row = _new_row(
+            e,
+            s,
+            matter_code=s["matter_code"] or "",
+            submitted_at=ts(s["submitted_at"]),
+            accepted_at=accepted,
+            decided_at=completed if done else None,
+            completed_at=completed if done else None,
+            closed_at=completed if not done else None,
+            accepted_month=month_of(accepted) if accepted else None,
+            completed_month=month_of(completed) if done and completed else None,
+            promised_deadline=deadline,
+            on_time=(deadline is None or completed <= deadline) if done and completed else None,
+            result=result,
+            status=status.get(s["result"], "under_review" if accepted else "submitted"),
+            overdue=bool(done and deadline and completed and completed > deadline),
+            imported=True,
+        )
         if accepted:
             self._count(ch, row, row["accepted_month"], "accepted")
         if done:
