@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+ERRORS_BY_CODE: dict[str, type[DomainError]] = {}
+
 
 class DomainError(Exception):
-    """Base of every refusal the domain makes; never half-writes anything."""
+    """Base of every refusal the domain makes; never half-writes anything.
+
+    Every subclass names its stable ``code``; subclasses register themselves, so a refusal that
+    crossed Temporal (which carries only code and message) is rebuilt as the same type."""
 
     code = "DOMAIN_ERROR"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        ERRORS_BY_CODE.setdefault(cls.code, cls)
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
         super().__init__(message)
@@ -70,23 +79,7 @@ class CatalogueInvalid(DomainError):
     code = "CATALOGUE_INVALID"
 
 
-ERRORS_BY_CODE: dict[str, type[DomainError]] = {
-    cls.code: cls
-    for cls in (
-        DomainError,
-        IllegalTransition,
-        MissingField,
-        InvalidValue,
-        UnknownActor,
-        ActorNotPermitted,
-        NoticeRefused,
-        UnknownMatter,
-        CaseNotFound,
-        CaseAlreadyExists,
-        CalendarDataMissing,
-        CatalogueInvalid,
-    )
-}
+ERRORS_BY_CODE[DomainError.code] = DomainError
 
 
 def error_from_code(code: str, message: str) -> DomainError:
