@@ -33,9 +33,9 @@ postgres: $(STAMP)
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close(); print('PostgreSQL is up')"
 
 lint: $(STAMP)
-	$(BIN)/ruff check domain workflows projections workers entrypoints tests bench
-	$(BIN)/ruff format --check domain workflows projections workers entrypoints tests bench
-	$(BIN)/mypy domain workflows workers entrypoints projections
+	$(BIN)/ruff check domain workflows projections services workers entrypoints tests bench
+	$(BIN)/ruff format --check domain workflows projections services workers entrypoints tests bench
+	$(BIN)/mypy domain workflows projections services workers entrypoints
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -11,6 +11,7 @@ in this process; the case leg writes to a fresh SQLite event store.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import platform
 import sys
 import tempfile
@@ -25,14 +26,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.baseline_workflow import BenchBaseline, bench_noop
-from domain.application import CaseApplication
-from domain.case import Step
+from domain.cases.steps import Accept, Decide, Deliver
 from domain.staff import default_staff
-from entrypoints.services import CaseService
+from services.bootstrap import Bootstrap
+from services.settings import Settings
 from workers.logging import configure_logging
-from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.contracts import StepRequest
 
 MATTER = "513221-SCJG-001"
 CONCURRENCY = 50
@@ -75,23 +74,24 @@ async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
 async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
     queue = f"bench-case-{uuid.uuid4().hex[:6]}"
     base = Settings.from_env()
-    settings = Settings(
-        **{**base.__dict__, "task_queue": queue, "data_dir": data_dir, "event_store_url": str(data_dir / "events.db")}
+    settings = dataclasses.replace(
+        base, task_queue=queue, data_dir=data_dir, event_store_url=str(data_dir / "events.db")
     )
-    app = CaseApplication(env=settings.event_store_env())
-    service = CaseService(client, settings)
+    boot = Bootstrap(settings, client=client)
+    app, service = boot.store, boot.cases
     staff = default_staff()
-    front, reviewer, output = (staff.get(u).to_dict() for u in ("513221-qt-a", "513221-scjg-a", "513221-cj-a"))
-    materials = list(service.catalogue.get(MATTER).materials)
+    front, reviewer, output = (staff.get(u) for u in ("513221-qt-a", "513221-scjg-a", "513221-cj-a"))
+    materials = list(app.catalogue.get(MATTER).materials)
 
     async def one(i: int) -> None:
-        no = f"B{i:06d}-{queue}"
+        no = f"B{i:06d}-{queue[-6:]}"
         await service.submit(
-            matter_code=MATTER, applicant="bench", materials=materials, actor=staff.get("513221-qt-a"), case_no=no
-        )
-        await service.step(no, Step.ACCEPT, StepRequest(actor=front))
-        await service.step(no, Step.DECIDE, StepRequest(actor=reviewer, outcome="grant"))
-        await service.step(no, Step.DELIVER, StepRequest(actor=output))
+            matter_code=MATTER, applicant="bench", materials=materials, actor=front, case_no=no,
+            read_your_writes=False,
+        )  # fmt: skip
+        await service.step(no, Accept(actor=front), read_your_writes=False)
+        await service.step(no, Decide(actor=reviewer, outcome="grant"), read_your_writes=False)
+        await service.step(no, Deliver(actor=output), read_your_writes=False)
 
     async with build_worker(client, app, queue):
         t = time.perf_counter()

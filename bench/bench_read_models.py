@@ -24,16 +24,17 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine, func, select, text
 
-from domain.application import CaseApplication
 from domain.calendar import default_calendar
+from domain.cases.application import CaseApplication
+from domain.cases.legacy import HistoricalCase, parse_import
+from domain.cases.scenario import ABA_2020_04, generate_csv
 from domain.catalogue import default_catalogue
-from domain.history import parse_import
-from entrypoints.scenario import ABA_2020_04, generate_csv, seed_live_cases
 from projections.bulletin import bulletin
 from projections.cases import FACT_COLUMNS, CasesProjection
 from projections.runner import ProjectionRunner, ensure_schema, make_engine
 from projections.tables import case_facts
-from workers.settings import postgres_env
+from services.settings import postgres_env
+from tests.integration.support import seed_live_cases
 
 PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -63,7 +64,6 @@ def bench_import() -> None:
         assert outcome.added == len(parsed.records) == 86454
         base_app = CaseApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                                         "SQLITE_DBNAME": str(Path(d) / "base.db")})  # fmt: skip
-        from domain.history import HistoricalCase
 
         sample = parsed.records[:5000]
         t = time.perf_counter()
@@ -86,7 +86,7 @@ def bench_project(cases_sqlite: int = 30_000, cases_pg: int = 10_000) -> None:
         app = sqlite_app(Path(d))
         seed_live_cases(app, cases_sqlite, seed=1)
         n, raw = raw_read(app)
-        runner = ProjectionRunner(app, make_engine(f"sqlite:///{d}/rm.db"))
+        runner = ProjectionRunner(app, make_engine(f"sqlite:///{d}/rm.db"), CasesProjection())
         t = time.perf_counter()
         runner.catch_up()
         took = time.perf_counter() - t
@@ -104,7 +104,7 @@ def bench_project(cases_sqlite: int = 30_000, cases_pg: int = 10_000) -> None:
         seed_live_cases(app, cases_pg, seed=2)
         n, raw = raw_read(app)
         engine = make_engine(url)
-        runner = ProjectionRunner(app, engine)
+        runner = ProjectionRunner(app, engine, CasesProjection())
         t = time.perf_counter()
         runner.catch_up()
         took = time.perf_counter() - t

@@ -62,8 +62,18 @@ class Figures:
         }
 
 
-def bulletin(engine: Engine, month: str, region: str | None = None) -> dict[str, Any]:
-    """The bulletin as data (the stable JSON schema ``oneseal.bulletin/1``)."""
+def bulletin(
+    engine: Engine,
+    month: str,
+    region: str | None = None,
+    *,
+    include_demo: bool = False,
+    source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The bulletin as data (the stable JSON schema ``oneseal.bulletin/1``).
+
+    Cases of demonstration drives are left out unless ``include_demo``. ``source`` states what the
+    figures were computed from (read-model position against the store's head, at which moment)."""
     by_dept: dict[tuple[str, str, str], Figures] = {}
     s = service_stats.c
     stats = (
@@ -74,6 +84,8 @@ def bulletin(engine: Engine, month: str, region: str | None = None) -> dict[str,
     )  # fmt: skip
     if region:
         stats = stats.where(s.region == region)
+    if not include_demo:
+        stats = stats.where(s.demo.is_(False))
     with engine.connect() as conn:
         for level, reg, dept, accepted, completed, on_time, cohort_done in conn.execute(stats):
             by_dept[(level, reg, dept)] = Figures(
@@ -92,6 +104,8 @@ def bulletin(engine: Engine, month: str, region: str | None = None) -> dict[str,
         "month": month,
         "region": region,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "include_demo": include_demo,
+        "source": source or {},
         "prefecture_wide": total.to_json(),
         "prefecture_level": prefecture.to_json(),
         "counties": counties.to_json(),

@@ -12,43 +12,24 @@ from __future__ import annotations
 
 import calendar as _calendar
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection
 
+from domain.cases.case import Case
+from domain.cases.legacy import HistoricalCase
+from projections.decoder import EventDecoder, StoredEvent
 from projections.tables import CASES_TABLES, STAT_COUNTERS, case_facts
 
 NAME = "cases"
 TASK_BY_POST = {"front_desk": "intake", "reviewer": "review", "output_window": "delivery"}
 FACT_COLUMNS = tuple(c.name for c in case_facts.c)
-BOOL_COLUMNS = ("on_time", "warned", "overdue", "imported")
-StatKey = tuple[str, str, str, str, str]
+BOOL_COLUMNS = ("on_time", "warned", "overdue", "imported", "demo", "deadline_provisional")
+StatKey = tuple[str, str, str, str, str, bool]
 Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """What the projection needs of one notification: position, kind, case, version and state."""
-
-    notification_id: int
-    kind: str
-    case_id: str
-    version: int
-    state: dict[str, Any]
-
-
-def decode(notification: Any) -> StoredEvent:
-    return StoredEvent(
-        notification.id,
-        notification.topic.rsplit(".", 1)[1],
-        notification.originator_id.hex,
-        notification.originator_version,
-        orjson.loads(notification.state),
-    )
 
 
 def ts(value: Any) -> str | None:
@@ -96,19 +77,49 @@ def _new_row(e: StoredEvent, state: dict[str, Any], **values: Any) -> Row:
     """A case row as it starts: identity from the creating event, nothing happened yet, then ``values``."""
     row: Row = dict.fromkeys(FACT_COLUMNS)
     row.update({k: state[k] for k in _IDENTITY})
-    row.update(case_id=e.case_id, suspended_days=0, warned=False, overdue=False, version=e.version)
+    row.update(
+        case_id=e.aggregate_id,
+        suspended_days=0,
+        warned=False,
+        overdue=False,
+        demo=False,
+        deadline_provisional=False,
+        version=e.version,
+    )
     row.update(values)
     return row
+
+
+Handler = Callable[["BatchChanges", StoredEvent, Row, dict[str, Any], str], None]
 
 
 class CasesProjection:
     name = NAME
     tables = CASES_TABLES
-    topics_prefix = ("domain.case:Case.", "domain.history:HistoricalCase.")
-    decode = staticmethod(decode)
 
     def __init__(self) -> None:
         self._sql: dict[str, dict[str, str]] = {}
+        C, H = Case, HistoricalCase
+        self._handlers: dict[type[Any], Handler] = {
+            C.CorrectionNoticeIssued: self._on_notice,
+            C.Supplemented: self._on_supplemented,
+            C.Accepted: self._on_accepted,
+            C.AcceptanceRefused: self._on_refused,
+            C.ClockSuspended: self._on_suspended,
+            C.ClockResumed: self._on_resumed,
+            C.Decided: self._on_decided,
+            C.Delivered: self._on_delivered,
+            C.Completed: self._on_completed,
+            C.Withdrawn: self._on_withdrawn,
+            C.DeadlineWarned: self._on_warned,
+            C.BecameOverdue: self._on_overdue,
+            C.DeadlineRecomputed: self._on_recomputed,
+            H.Adopted: self._on_adopted,
+        }
+        self.decoder = EventDecoder(follows=(Case,), handled=[C.Submitted, H.Imported, *self._handlers])
+
+    def decode(self, notification: Any) -> StoredEvent | None:
+        return self.decoder.decode(notification)
 
     # ---- batch I/O ----------------------------------------------------------------------------
 
@@ -117,7 +128,7 @@ class CasesProjection:
             p = "?" if dialect == "sqlite" else "%s"
             cols = ", ".join(FACT_COLUMNS)
             updates = ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS if c != "case_id")
-            keys = ("month", "level", "region", "department", "matter_kind")
+            keys = ("month", "level", "region", "department", "matter_kind", "demo")
             stat_cols = (*keys, *STAT_COUNTERS)
             self._sql[dialect] = {
                 "select": f"SELECT {cols} FROM case_facts WHERE case_id IN ",
@@ -139,7 +150,7 @@ class CasesProjection:
     def apply_batch(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
         """Apply decoded events inside the caller's transaction."""
         sql = self.statements(conn.dialect.name)
-        rows = self._load(conn, sql, {e.case_id for e in events})
+        rows = self._load(conn, sql, {e.aggregate_id for e in events})
         changes = BatchChanges(rows=rows, stored=set(rows))
         for e in events:
             self.apply(changes, e)
@@ -207,28 +218,29 @@ class CasesProjection:
 
     def apply(self, ch: BatchChanges, e: StoredEvent) -> None:
         s = e.state
-        if e.kind == "Imported":
-            if e.case_id not in ch.rows:
-                ch.rows[e.case_id] = self._imported(ch, e)
-                ch.touched.add(e.case_id)
+        cid = e.aggregate_id
+        if e.type is HistoricalCase.Imported:
+            if cid not in ch.rows:
+                ch.rows[cid] = self._imported(ch, e)
+                ch.touched.add(cid)
             return
-        if e.kind == "Submitted":
-            if e.case_id in ch.rows:
+        if e.type is Case.Submitted:
+            if cid in ch.rows:
                 return  # already applied
             at = ts(s["at"])
-            row = ch.rows[e.case_id] = _new_row(e, s, submitted_at=at, status="submitted", imported=False)
+            row = ch.rows[cid] = _new_row(
+                e, s, submitted_at=at, status="submitted", imported=False, demo=bool(s.get("demo"))
+            )
             self._open_task(row, s["awaiting"], at, ts(s["deemed_acceptance_at"]))
-            ch.touched.add(e.case_id)
+            ch.touched.add(cid)
             return
-        existing = ch.rows.get(e.case_id)
+        existing = ch.rows.get(cid)
         if existing is None or e.version <= existing["version"]:
             return  # already applied: a re-delivered event changes nothing
         row = existing
         row["version"] = e.version
-        ch.touched.add(e.case_id)
-        handler = getattr(self, f"_on_{e.kind}", None)
-        if handler is not None:
-            handler(ch, e, row, s, ts(s["at"]))
+        ch.touched.add(cid)
+        self._handlers[e.type](ch, e, row, s, ts(s["at"]) or "")
 
     def _close_task(self, ch: BatchChanges, e: StoredEvent, row: Row, at: str, outcome: str) -> None:
         if not row["current_task"]:
@@ -271,68 +283,87 @@ class CasesProjection:
 
     @staticmethod
     def _count(ch: BatchChanges, row: Row, month: str, counter: str) -> None:
-        ch.stats[(month, row["level"], row["region"], row["department"], row["matter_kind"])][counter] += 1
+        key = (month, row["level"], row["region"], row["department"], row["matter_kind"], bool(row["demo"]))
+        ch.stats[key][counter] += 1
 
-    def _on_CorrectionNoticeIssued(
-        self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str
-    ) -> None:
+    def _on_notice(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         self._close_task(ch, e, row, at, "notice")
         row["status"] = "awaiting_correction"
 
-    def _on_Supplemented(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_supplemented(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row["status"] = "submitted"
         self._open_task(row, s["awaiting"], at, ts(s["deemed_acceptance_at"]))
 
-    def _on_Accepted(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_accepted(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         self._close_task(ch, e, row, at, "deemed_accept" if s["deemed"] else "accept")
         month = month_of(at)
         deadline = ts(s["promised_deadline"])
-        row.update(status="under_review", accepted_at=at, accepted_month=month, promised_deadline=deadline)
+        row.update(
+            status="under_review",
+            accepted_at=at,
+            accepted_month=month,
+            promised_deadline=deadline,
+            deadline_provisional=bool(s["provisional"]),
+        )
         self._count(ch, row, month, "accepted")
         self._open_task(row, s["awaiting"], at, deadline)
 
-    def _on_AcceptanceRefused(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_refused(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         self._close_task(ch, e, row, at, "refuse")
         row.update(status="refused", result="refused", closed_at=at)
         self._count(ch, row, month_of(at), "refused")
 
-    def _on_ClockSuspended(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_suspended(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row.update(status="suspended", suspended_since=at, task_due_at=None)
 
-    def _on_ClockResumed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_resumed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         deadline = ts(s["promised_deadline"])
         row.update(
             status="under_review",
             suspended_since=None,
             suspended_days=row["suspended_days"] + s["suspended_days"],
             promised_deadline=deadline,
+            deadline_provisional=bool(s["provisional"]),
             task_due_at=deadline if row["current_task"] else None,
         )
 
-    def _on_Decided(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_decided(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         self._close_task(ch, e, row, at, s["outcome"])
         row.update(status="decided", decided_at=at, result="granted" if s["outcome"] == "grant" else "denied")
         self._open_task(row, s["awaiting"], at, row["promised_deadline"])
 
-    def _on_Delivered(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_delivered(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         self._close_task(ch, e, row, at, "deliver")
         row["status"] = "delivered"
 
-    def _on_Completed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_completed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         month = month_of(at)
         row.update(status="completed", completed_at=at, completed_month=month, on_time=s["on_time"])
         self._count_completion(ch, row, month)
 
-    def _on_Withdrawn(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_withdrawn(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         self._close_task(ch, e, row, at, "withdraw")
         row.update(status="withdrawn", result="withdrawn", closed_at=at, suspended_since=None)
         self._count(ch, row, month_of(at), "withdrawn")
 
-    def _on_DeadlineWarned(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_warned(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row["warned"] = True
 
-    def _on_BecameOverdue(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+    def _on_overdue(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         row["overdue"] = True
+
+    def _on_recomputed(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        deadline = ts(s["promised_deadline"])
+        row.update(promised_deadline=deadline, deadline_provisional=bool(s["provisional"]))
+        if row["current_task"] and row["task_due_at"] is not None:
+            row["task_due_at"] = deadline
+
+    def _on_adopted(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        """An open legacy case taken over: its task opens with the deadline (or §32 moment) it has."""
+        deadline = ts(s["promised_deadline"])
+        if deadline is not None:
+            row.update(promised_deadline=deadline, deadline_provisional=bool(s["provisional"]))
+        self._open_task(row, s["awaiting"], at, deadline or ts(s["deemed_acceptance_at"]))
 
     def _count_completion(self, ch: BatchChanges, row: Row, month: str) -> None:
         self._count(ch, row, month, "completed")
@@ -370,6 +401,7 @@ class CasesProjection:
             status=status.get(s["result"], "under_review" if accepted else "submitted"),
             overdue=bool(done and deadline and completed and completed > deadline),
             imported=True,
+            import_batch=s.get("batch") or "",
         )
         if accepted:
             self._count(ch, row, row["accepted_month"], "accepted")

@@ -10,21 +10,22 @@ of the same projection fail loudly at start.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import structlog
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
 
-from domain.application import CaseApplication
-from projections.cases import CasesProjection
-from projections.tables import metadata, projection_tracking
+from projections.decoder import StoredEvent
+from projections.tables import metadata, projection_schema, projection_tracking
 
 log = structlog.get_logger("oneseal.projector")
 
@@ -47,6 +48,30 @@ class ReadModelTimeout(ProjectionError):
     code = "READ_MODEL_TIMEOUT"
 
 
+class ReadModelOutdated(ProjectionError):
+    """The read model's tables are of another version: they are rebuilt from the events (derived data)."""
+
+    code = "READ_MODEL_OUTDATED"
+
+
+class Projection(Protocol):
+    """What the runner drives: a name, its tables, a decoder and a batch apply in the runner's transaction."""
+
+    name: str
+    tables: tuple[Table, ...]
+
+    def decode(self, notification: Any) -> StoredEvent | None: ...
+
+    def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> None: ...
+
+
+class EventLog(Protocol):
+    """The store's side: the notification log the projections follow."""
+
+    name: str
+    recorder: Any
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -66,14 +91,52 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def ensure_schema(engine: Engine, projection: CasesProjection, application_name: str) -> None:
-    metadata.create_all(engine, tables=[*projection.tables, projection_tracking])
+def fingerprint(projection: Projection, dialect: str) -> str:
+    """Of the projection's table definitions: a change of columns or keys gives another fingerprint."""
+    ddl = "\n".join(str(CreateTable(t).compile(dialect=_dialect(dialect))) for t in projection.tables)
+    return hashlib.sha256(ddl.encode()).hexdigest()[:32]
+
+
+def _dialect(name: str) -> Any:
+    return postgresql.dialect() if name == "postgresql" else sqlite.dialect()
+
+
+def ensure_schema(engine: Engine, projection: Projection, application_name: str, *, rebuild: bool = False) -> None:
+    """Create the tables; if they exist in another version, drop and recreate them at position 0 when
+    ``rebuild`` (the projection's own runner, which holds the lease), or refuse to read them otherwise."""
+    metadata.create_all(engine, tables=[projection_tracking, projection_schema])
+    wanted = fingerprint(projection, engine.dialect.name)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(projection_schema.c.fingerprint).where(projection_schema.c.name == projection.name)
+        ).scalar_one_or_none()
+    if found is not None and found != wanted:
+        if not rebuild:
+            raise ReadModelOutdated(
+                f"读模型「{projection.name}」的表结构属于另一版本：投影进程启动时会自动从事件重建，"
+                "或运行 oneseal projections rebuild"
+            )
+        log.warning("projection.schema_changed", projection=projection.name, rebuilding=True)
+        metadata.drop_all(engine, tables=list(projection.tables))
+        with engine.begin() as conn:
+            conn.execute(delete(projection_tracking).where(projection_tracking.c.name == projection.name))
+    elif found is None:
+        # Tables from before fingerprints were kept (or none at all): start them from the events.
+        metadata.drop_all(engine, tables=list(projection.tables))
+        with engine.begin() as conn:
+            conn.execute(delete(projection_tracking).where(projection_tracking.c.name == projection.name))
+    metadata.create_all(engine, tables=list(projection.tables))
     ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     with engine.begin() as conn:
         conn.execute(
             ins(projection_tracking)
             .values(name=projection.name, application_name=application_name, notification_id=0)
             .on_conflict_do_nothing(index_elements=["name"])
+        )
+        conn.execute(
+            ins(projection_schema)
+            .values(name=projection.name, fingerprint=wanted)
+            .on_conflict_do_update(index_elements=["name"], set_={"fingerprint": wanted})
         )
 
 
@@ -114,14 +177,12 @@ def lease(engine: Engine, name: str) -> Iterator[None]:
 
 
 class ProjectionRunner:
-    def __init__(
-        self, app: CaseApplication, engine: Engine, projection: CasesProjection | None = None, batch_size: int = 5000
-    ) -> None:
+    def __init__(self, app: EventLog, engine: Engine, projection: Projection, batch_size: int = 5000) -> None:
         self.app = app
         self.engine = engine
-        self.projection = projection or CasesProjection()
+        self.projection = projection
         self.batch_size = batch_size
-        ensure_schema(engine, self.projection, app.name)
+        ensure_schema(engine, self.projection, app.name, rebuild=True)
 
     @property
     def name(self) -> str:
@@ -142,9 +203,8 @@ class ProjectionRunner:
         notifications = self.app.recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
         if not notifications:
             return 0
-        prefixes = self.projection.topics_prefix
         decode = self.projection.decode
-        events = [decode(n) for n in notifications if n.topic.startswith(prefixes)]
+        events = [e for e in (decode(n) for n in notifications) if e is not None]
         end = notifications[-1].id
         with self.engine.begin() as conn:
             # Position first: a concurrent or re-delivered batch fails here, before it writes anything.
@@ -186,7 +246,7 @@ class ProjectionRunner:
             conn.execute(
                 update(projection_tracking).where(projection_tracking.c.name == self.name).values(notification_id=0)
             )
-        ensure_schema(self.engine, self.projection, self.app.name)
+        ensure_schema(self.engine, self.projection, self.app.name, rebuild=True)
         return self.catch_up(on_progress)
 
 

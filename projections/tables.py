@@ -50,6 +50,9 @@ case_facts = Table(
     Column("warned", Boolean, nullable=False),
     Column("overdue", Boolean, nullable=False),
     Column("imported", Boolean, nullable=False),
+    Column("import_batch", String(64)),  # the import batch of a legacy case (a scenario's name, a file name)
+    Column("demo", Boolean, nullable=False),  # a case of a demonstration drive: out of the bulletin unless asked
+    Column("deadline_provisional", Boolean, nullable=False),  # counted on a year whose holidays were unknown
     Column("version", Integer, nullable=False),
     Index("ix_case_facts_accepted", "accepted_month", "level", "region"),
     Index("ix_case_facts_completed", "completed_month", "level", "region"),
@@ -74,6 +77,7 @@ service_stats = Table(
     Column("region", String(32), primary_key=True),
     Column("department", String(100), primary_key=True),
     Column("matter_kind", String(20), primary_key=True),
+    Column("demo", Boolean, primary_key=True),
     *(Column(name, Integer, nullable=False, default=0) for name in STAT_COUNTERS),
 )
 
@@ -119,4 +123,11 @@ projection_tracking = Table(
     Column("notification_id", BigInteger, nullable=False),
 )
 
-CASES_TABLES = (case_facts, service_stats, worklist, worklist_done)
+projection_schema = Table(
+    "projection_schema",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # of the projection's table definitions
+)
+
+CASES_TABLES: tuple[Table, ...] = (case_facts, service_stats, worklist, worklist_done)

@@ -8,20 +8,21 @@ import threading
 
 import structlog
 
-from domain.application import CaseApplication
+from projections.cases import CasesProjection
 from projections.runner import ProjectionRunner, lease, make_engine
+from services.bootstrap import Bootstrap
 from workers.logging import configure_logging
-from workers.settings import Settings
 
 log = structlog.get_logger("oneseal.projector")
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    configure_logging(settings.log_format)
-    app = CaseApplication(env=settings.event_store_env())
+    boot = Bootstrap()
+    configure_logging(boot.settings.log_format)
     batch = int(os.environ.get("ONESEAL_PROJECTION_BATCH", "5000"))
-    runner = ProjectionRunner(app, make_engine(settings.read_model_url), batch_size=batch)
+    runner = ProjectionRunner(
+        boot.store, make_engine(boot.settings.read_model_url), CasesProjection(), batch_size=batch
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

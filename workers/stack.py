@@ -19,7 +19,7 @@ from typing import IO
 
 import structlog
 
-from workers.settings import Settings
+from services.settings import Settings
 
 log = structlog.get_logger("oneseal.stack")
 

@@ -10,11 +10,12 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from domain.application import CaseApplication
+from domain.cases.application import CaseApplication
+from services.bootstrap import Bootstrap
+from services.settings import Settings
 from workers.logging import configure_logging
-from workers.settings import Settings
-from workflows.activities import CaseActivities
-from workflows.case_workflow import CaseWorkflow
+from workflows.case import CaseWorkflow
+from workflows.case_activities import CaseActivities
 
 log = structlog.get_logger("oneseal.worker")
 
@@ -52,11 +53,11 @@ async def connect(settings: Settings, attempts: int = 60) -> Client:
 
 
 async def main() -> None:
-    settings = Settings.from_env()
+    boot = Bootstrap()
+    settings = boot.settings
     configure_logging(settings.log_format)
-    app = CaseApplication(env=settings.event_store_env())
     client = await connect(settings)
-    worker = build_worker(client, app, settings.task_queue)
+    worker = build_worker(client, boot.store, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,10 @@
-"""Plain dataclasses crossing the Temporal boundary (workflow inputs, update requests, activity I/O)."""
+"""Plain dataclasses crossing the Temporal boundary (workflow inputs, activity commands and results).
+
+Steps themselves are the domain's typed requests (``domain.cases.steps``): an Update named after
+the step carries its request, and the activity command carries it on to the aggregate. On the
+wire a request is its JSON form beside the step name, which is its type tag; ``CaseCommand.typed``
+decodes it with the registry, so both ends hold the typed request.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from temporalio.converter import value_to_type
+
+from domain.cases.model import CaseView, TimeRules
+from domain.cases.steps import StepRequest, SubmitCase, spec_for
+from domain.staff import Actor
+
 TASK_QUEUE = "oneseal-cases"
+SUBMIT = "submit"
 
 
 def case_workflow_id(case_no: str) -> str:
@@ -15,35 +28,27 @@ def case_workflow_id(case_no: str) -> str:
 
 
 @dataclass(frozen=True)
-class Rules:
-    """Lengths of the rules that are not per matter; the calendar turns them into moments."""
-
-    deemed_acceptance_days: int = 5
-    deemed_acceptance_day_type: str = "working"
-    correction_window_days: int = 30
-    correction_day_type: str = "natural"
-    warning_share: float = 0.8
-
-
-@dataclass(frozen=True)
 class CaseInput:
+    """How a case's workflow starts: a new application, or (``adopt``) an imported open case."""
+
     case_no: str
     matter_code: str
     applicant: str
     provided_materials: list[str]
-    submitted_by: dict[str, str]
-    rules: Rules = field(default_factory=Rules)
+    submitted_by: Actor
+    rules: TimeRules = field(default_factory=TimeRules)
+    demo: bool = False
+    adopt: bool = False
 
-
-@dataclass(frozen=True)
-class StepRequest:
-    """One staff step sent as a Temporal Update. Unused fields stay empty."""
-
-    actor: dict[str, str]
-    materials: list[str] = field(default_factory=list)
-    reason: str = ""
-    note: str = ""
-    outcome: str = ""
+    def submission(self) -> SubmitCase:
+        return SubmitCase(
+            case_no=self.case_no,
+            matter_code=self.matter_code,
+            applicant=self.applicant,
+            provided_materials=list(self.provided_materials),
+            actor=self.submitted_by,
+            demo=self.demo,
+        )
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,29 @@ class CaseCommand:
     """One command on one case aggregate, executed by the ``case_command`` activity."""
 
     case_no: str
-    step: str
     command_id: str
-    actor: dict[str, str]
     at: datetime
-    rules: Rules
-    args: dict[str, Any] = field(default_factory=dict)
+    rules: TimeRules
+    step: str  # "submit" or a Step: the request's type tag
+    request: Any  # the step's typed request (SubmitCase for "submit"); JSON on the wire
+
+    def typed(self) -> SubmitCase | StepRequest:
+        if isinstance(self.request, SubmitCase | StepRequest):
+            return self.request
+        kind: type[Any] = SubmitCase if self.step == SUBMIT else spec_for(self.step).request
+        return value_to_type(kind, self.request, [])  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    case: dict[str, Any]
+    case: CaseView
     recorded: bool
+    notification_id: int | None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a staff step answers: the case after it, and where the read models must reach to show it."""
+
+    case: CaseView
     notification_id: int | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -12,9 +12,10 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain.application import CaseApplication
-from entrypoints.services import CaseService
-from workers.settings import Settings, postgres_env
+from domain.cases.application import CaseApplication
+from services.bootstrap import Bootstrap
+from services.cases import CaseService
+from services.settings import Settings, postgres_env
 from workers.worker import build_worker
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -35,14 +36,24 @@ def pg_database() -> Iterator[str]:
 
 @dataclass
 class Stack:
-    """What a test needs: a store, the domain application on it, a worker, and the staff service."""
+    """What a test needs: a store, the services wired on it by the one bootstrap, a worker."""
 
     kind: str
     env: WorkflowEnvironment
-    app: CaseApplication
-    settings: Settings
-    service: CaseService
+    boot: Bootstrap
     store_env: dict[str, str]
+
+    @property
+    def app(self) -> CaseApplication:
+        return self.boot.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.boot.settings
+
+    @property
+    def service(self) -> CaseService:
+        return self.boot.cases
 
     @property
     def client(self) -> Client:
@@ -52,21 +63,25 @@ class Stack:
     def task_queue(self) -> str:
         return self.settings.task_queue
 
+    def on_queue(self, queue: str) -> Bootstrap:
+        """The same store and client, another task queue (for a worker of a test's own)."""
+        b = Bootstrap(replace(self.settings, task_queue=queue), client=self.client)
+        b.__dict__["store"] = self.app  # one application per store in this process
+        return b
 
-def _settings(kind: str, url: str, task_queue: str, target: str, data_dir: Path) -> Settings:
+
+def settings_for(kind: str, url: str, task_queue: str, target: str, data_dir: Path) -> Settings:
     base = Settings.from_env()
-    return Settings(
+    return replace(
+        base,
         data_dir=data_dir,
         event_store=kind,
         event_store_url=url,
-        read_model_url=base.read_model_url,
+        read_model_url=f"sqlite:///{data_dir / 'read_models.db'}",
         temporal_address=target,
         temporal_namespace="default",
         task_queue=task_queue,
-        dev_server_port=base.dev_server_port,
-        dev_server_ui_port=base.dev_server_ui_port,
         log_format="console",
-        rules=base.rules,
     )
 
 
@@ -80,10 +95,9 @@ async def stack(
     data_dir = tmp_path_factory.mktemp(f"store-{kind}")
     url = str(data_dir / "events.db") if kind == "sqlite" else request.getfixturevalue("pg_database")
     target = temporal_env.client.service_client.config.target_host
-    settings = _settings(kind, url, f"cases-{kind}-{uuid.uuid4().hex[:6]}", target, data_dir)
+    settings = settings_for(kind, url, f"cases-{kind}-{uuid.uuid4().hex[:6]}", target, data_dir)
     store_env = settings.event_store_env() if kind == "sqlite" else postgres_env(url)
-    app = CaseApplication(env=store_env)
-    service = CaseService(temporal_env.client, settings)
-    worker = build_worker(temporal_env.client, app, settings.task_queue)
+    boot = Bootstrap(settings, client=temporal_env.client)
+    worker = build_worker(temporal_env.client, boot.store, settings.task_queue)
     async with worker:
-        yield Stack(kind, temporal_env, app, settings, service, store_env)
+        yield Stack(kind, temporal_env, boot, store_env)

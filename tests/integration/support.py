@@ -1,4 +1,4 @@
-"""Helpers for integration tests: staff from the demo directory, case numbers, event and history checks."""
+"""Helpers for integration tests: staff from the demo directory, case numbers, steps, event and history checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
+from domain.cases.application import TimelineEntry
+from domain.cases.model import CaseView
+from domain.cases.steps import StepRequest
 from domain.staff import Actor, Post, default_staff, service_centre
+from services.cases import CaseService
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 
@@ -34,8 +38,13 @@ def new_case_no(kind: str) -> str:
     return f"T{kind[:2].upper()}-{uuid.uuid4().hex[:10]}"
 
 
-def event_names(history: list[dict[str, Any]]) -> list[str]:
-    return [h["event"] for h in history]
+async def take(service: CaseService, case_no: str, request: StepRequest) -> CaseView:
+    """One staff step through the service layer (no projector runs in these tests: no read-your-writes)."""
+    return (await service.step(case_no, request, read_your_writes=False)).case
+
+
+def event_names(history: list[TimelineEntry]) -> list[str]:
+    return [h.event for h in history]
 
 
 async def history_length(handle: WorkflowHandle[Any, Any]) -> int:
@@ -46,7 +55,25 @@ async def record_history(handle: WorkflowHandle[Any, Any], branch: str) -> None:
     """With ONESEAL_RECORD_HISTORIES=1, keep this branch's history for the replay tests."""
     if os.environ.get("ONESEAL_RECORD_HISTORIES") != "1":
         return
+    path = HISTORIES / f"{branch}.json"
+    if path.exists():
+        return  # a recorded history is the released version's: it must keep replaying, never be re-recorded
     history = await handle.fetch_history()
     HISTORIES.mkdir(exist_ok=True)
-    data = json.loads(history.to_json())
-    (HISTORIES / f"case_{branch}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1), encoding="utf-8")
+
+
+def seed_live_cases(app: Any, n: int, *, seed: int = 7, chunk: int = 250) -> int:
+    """Record ``n`` cases through the Case aggregate itself (no Temporal); return the events recorded."""
+    from domain.cases.scenario import live_cases
+
+    events, batch = 0, []
+    for case in live_cases(app.catalogue, app.calendar, n, seed=seed):
+        events += len(case.pending_events)
+        batch.append(case)
+        if len(batch) >= chunk:
+            app.save(*batch)
+            batch = []
+    if batch:
+        app.save(*batch)
+    return events

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from domain.calendar import default_calendar
+from domain.cases.legacy import IMPORT_COLUMNS, parse_import
 from domain.catalogue import default_catalogue
-from domain.history import IMPORT_COLUMNS, parse_import
+from projections.cases import CasesProjection
 from projections.runner import ProjectionRunner, make_engine
 
 from .test_projections import Stores
@@ -43,7 +44,9 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def cli_env(stores: Stores) -> dict[str, str]:
-    return {**stores.env(), "ONESEAL_READ_YOUR_WRITES_TIMEOUT": "0.2", "COLUMNS": "200"}
+    # No Temporal here (port 1 refuses at once): imports work offline, adoption waits for `import adopt`.
+    return {**stores.env(), "ONESEAL_READ_YOUR_WRITES_TIMEOUT": "0.2", "COLUMNS": "200",
+            "ONESEAL_TEMPORAL_ADDRESS": "127.0.0.1:1"}  # fmt: skip
 
 
 def test_a_file_with_bad_rows_is_refused_whole(stores: Stores, tmp_path: Path) -> None:
@@ -72,7 +75,7 @@ def test_a_file_with_bad_rows_is_refused_whole(stores: Stores, tmp_path: Path) -
     assert stores.app.recorder.max_notification_id() == head
     # Read models: the imported cases are counted like any other.
     engine = make_engine(stores.read_model_url)
-    ProjectionRunner(stores.app, engine).catch_up()
+    ProjectionRunner(stores.app, engine, CasesProjection()).catch_up()
     from projections.bulletin import bulletin
 
     data = bulletin(engine, "2020-04")
@@ -98,7 +101,8 @@ def test_same_number_with_other_content_in_the_store_refuses_the_import(stores: 
 
 def test_scenario_reproduces_the_april_2020_bulletin(tmp_path: Path) -> None:
     """The seed scenario through the real CLI and the projector: the bulletin's exact figures."""
-    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
+    env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200",
+           "ONESEAL_TEMPORAL_ADDRESS": "127.0.0.1:1"}  # fmt: skip
     projector = subprocess.Popen([ONESEAL, "project"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         started = time.monotonic()

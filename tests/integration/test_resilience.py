@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import subprocess
@@ -14,12 +13,11 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from domain.case import Step
-from entrypoints.services import CaseService
-from workflows.contracts import StepRequest
+from domain.cases.model import CaseView
+from domain.cases.steps import Accept, Decide, Deliver
 
 from .conftest import Stack
-from .support import FRONT, MATTER, OUTPUT, REVIEWER, event_names, new_case_no
+from .support import FRONT, MATTER, OUTPUT, REVIEWER, event_names, new_case_no, take
 from .test_case_workflow import ALL
 
 pytestmark = pytest.mark.integration
@@ -28,17 +26,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_activity_crashing_after_commit_records_each_event_once(stack: Stack) -> None:
     queue = f"crashy-{uuid.uuid4().hex[:6]}"
-    service = CaseService(stack.client, dataclasses.replace(stack.settings, task_queue=queue))
+    service = stack.on_queue(queue).cases
     crashing = frozenset({"submit", "accept", "decide", "deliver", "complete"})
     async with _worker(stack, queue, crashing):
         case_no = new_case_no(stack.kind)
         with stack.env.with_time_skipping_disabled():
-            await service.submit(matter_code=MATTER, applicant="某某", materials=ALL, actor=FRONT, case_no=case_no)
-        await service.step(case_no, Step.ACCEPT, StepRequest(actor=FRONT.to_dict()))
-        await service.step(case_no, Step.DECIDE, StepRequest(actor=REVIEWER.to_dict(), outcome="grant"))
-        await service.step(case_no, Step.DELIVER, StepRequest(actor=OUTPUT.to_dict()))
-        handle = service.handle(case_no)
-        assert (await handle.result())["status"] == "completed"
+            await service.submit(
+                matter_code=MATTER, applicant="某某", materials=ALL, actor=FRONT, case_no=case_no,
+                read_your_writes=False,
+            )  # fmt: skip
+        await take(service, case_no, Accept(actor=FRONT))
+        await take(service, case_no, Decide(actor=REVIEWER, outcome="grant"))
+        await take(service, case_no, Deliver(actor=OUTPUT))
+        handle = stack.client.get_workflow_handle(f"case-{case_no}", result_type=CaseView)
+        assert (await handle.result()).status == "completed"
     assert event_names(stack.app.history(case_no)) == ["Submitted", "Accepted", "Decided", "Delivered", "Completed"]
     # Each of the five activities really did fail once after committing, and was retried.
     history = await handle.fetch_history()
@@ -73,26 +74,28 @@ def _start_worker_process(stack: Stack, queue: str) -> subprocess.Popen[bytes]:
 
 async def test_worker_killed_mid_case_and_restarted_finishes_the_case(stack: Stack) -> None:
     queue = f"killed-{uuid.uuid4().hex[:6]}"
-    service = CaseService(stack.client, dataclasses.replace(stack.settings, task_queue=queue))
+    service = stack.on_queue(queue).cases
     worker = _start_worker_process(stack, queue)
     try:
         case_no = new_case_no(stack.kind)
         with stack.env.with_time_skipping_disabled():
-            await service.submit(matter_code=MATTER, applicant="某某", materials=ALL, actor=FRONT, case_no=case_no)
-        await service.step(case_no, Step.ACCEPT, StepRequest(actor=FRONT.to_dict()))
+            await service.submit(
+                matter_code=MATTER, applicant="某某", materials=ALL, actor=FRONT, case_no=case_no,
+                read_your_writes=False,
+            )  # fmt: skip
+        await take(service, case_no, Accept(actor=FRONT))
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         # The reviewer decides while no worker is alive; the step waits for the restarted worker.
-        decide = asyncio.create_task(
-            service.step(case_no, Step.DECIDE, StepRequest(actor=REVIEWER.to_dict(), outcome="grant"))
-        )
+        decide = asyncio.create_task(take(service, case_no, Decide(actor=REVIEWER, outcome="grant")))
         await asyncio.sleep(1)
         assert not decide.done()
         worker = _start_worker_process(stack, queue)
         decided = await asyncio.wait_for(decide, timeout=60)
-        assert decided["status"] == "decided"
-        await service.step(case_no, Step.DELIVER, StepRequest(actor=OUTPUT.to_dict()))
-        assert (await asyncio.wait_for(service.handle(case_no).result(), timeout=60))["status"] == "completed"
+        assert decided.status == "decided"
+        await take(service, case_no, Deliver(actor=OUTPUT))
+        handle = stack.client.get_workflow_handle(f"case-{case_no}", result_type=CaseView)
+        assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "completed"
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=20)

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows.case_workflow import CaseWorkflow
+from workflows.case import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("case_*.json"))
 BRANCHES = {

@@ -1,4 +1,10 @@
-"""Configuration from environment variables, each with a documented default (docs/configuration.md)."""
+"""Configuration from environment variables, each with a documented default (docs/configuration.md).
+
+The data directory is found the same way from any folder: ``ONESEAL_DATA_DIR`` if set; otherwise
+``var/`` of the source checkout the package runs from (``make install`` installs it editable), so
+``.venv/bin/oneseal`` run from anywhere uses the stack that ``make run`` started; otherwise (an
+installed package) ``$XDG_DATA_HOME/oneseal`` (``~/.local/share/oneseal``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from workflows.contracts import TASK_QUEUE, Rules
+from domain.calendar import DayType
+from domain.cases.model import TimeRules
+from workflows.contracts import TASK_QUEUE
 
 
 def _env(name: str, default: str) -> str:
@@ -28,11 +36,11 @@ class Settings:
     dev_server_ui_port: int
     log_format: str
     read_your_writes_timeout: float = 10.0
-    rules: Rules = field(default_factory=Rules)
+    rules: TimeRules = field(default_factory=TimeRules)
 
     @classmethod
     def from_env(cls) -> Settings:
-        data_dir = Path(_env("ONESEAL_DATA_DIR", "var")).resolve()
+        data_dir = default_data_dir()
         store = _env("ONESEAL_EVENT_STORE", "sqlite").lower()
         if store not in ("sqlite", "postgres"):
             raise SystemExit(f"ONESEAL_EVENT_STORE 应为 sqlite 或 postgres，而不是「{store}」")
@@ -51,13 +59,7 @@ class Settings:
             dev_server_ui_port=int(_env("ONESEAL_DEV_SERVER_UI_PORT", "8233")),
             log_format=_env("ONESEAL_LOG_FORMAT", "console"),
             read_your_writes_timeout=float(_env("ONESEAL_READ_YOUR_WRITES_TIMEOUT", "10")),
-            rules=Rules(
-                deemed_acceptance_days=int(_env("ONESEAL_DEEMED_ACCEPTANCE_DAYS", "5")),
-                deemed_acceptance_day_type=_env("ONESEAL_DEEMED_ACCEPTANCE_DAY_TYPE", "working"),
-                correction_window_days=int(_env("ONESEAL_CORRECTION_WINDOW_DAYS", "30")),
-                correction_day_type=_env("ONESEAL_CORRECTION_DAY_TYPE", "natural"),
-                warning_share=float(_env("ONESEAL_WARNING_SHARE", "0.8")),
-            ),
+            rules=rules_from_env(),
         )
 
     @property
@@ -74,6 +76,31 @@ class Settings:
             Path(self.event_store_url).parent.mkdir(parents=True, exist_ok=True)
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.event_store_url}
         return postgres_env(self.event_store_url)
+
+
+def default_data_dir() -> Path:
+    explicit = os.environ.get("ONESEAL_DATA_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "var"
+    base = os.environ.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
+    return Path(base) / "oneseal"
+
+
+def rules_from_env() -> TimeRules:
+    """The time rules: each ``ONESEAL_<FIELD>`` over the default written once, in ``TimeRules``."""
+    d = TimeRules()
+    return TimeRules(
+        deemed_acceptance_days=int(_env("ONESEAL_DEEMED_ACCEPTANCE_DAYS", str(d.deemed_acceptance_days))),
+        deemed_acceptance_day_type=DayType(
+            _env("ONESEAL_DEEMED_ACCEPTANCE_DAY_TYPE", d.deemed_acceptance_day_type.value)
+        ),
+        correction_window_days=int(_env("ONESEAL_CORRECTION_WINDOW_DAYS", str(d.correction_window_days))),
+        correction_day_type=DayType(_env("ONESEAL_CORRECTION_DAY_TYPE", d.correction_day_type.value)),
+        warning_share=float(_env("ONESEAL_WARNING_SHARE", str(d.warning_share))),
+    )
 
 
 def postgres_env(url: str) -> dict[str, str]:

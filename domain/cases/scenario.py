@@ -13,13 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from domain.calendar import SHANGHAI, ServiceCalendar, default_calendar
+from domain.cases.case import Case
+from domain.cases.legacy import IMPORT_COLUMNS
 from domain.catalogue import Catalogue, Matter, default_catalogue
-from domain.history import IMPORT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -191,103 +192,35 @@ def _row(
     ]
 
 
-@dataclass
-class DriveCounts:
-    submitted: int = 0
-    accepted: int = 0
-    completed: int = 0
-    open: int = 0
-    corrections: int = 0
-
-
-async def drive(service: Any, scenario: Scenario, scale: float, *, concurrency: int = 16,
-                on_plan: Any = None, on_case: Any = None) -> DriveCounts:  # fmt: skip
-    """Drive ``scale`` of the month through real CaseWorkflows with simulated staff steps."""
-    import asyncio
-
-    from domain.case import Step
-    from domain.staff import Post, default_staff, service_centre
-    from workflows.contracts import StepRequest
-
-    catalogue = service.catalogue
-    staff = default_staff().all()
-    rng = random.Random(scenario.seed)
-
-    def first(department: str, post: Post, region: str) -> dict[str, str]:
-        return next(a for a in staff if (a.department, a.post, a.region) == (department, post.value, region)).to_dict()
-
-    plan: list[tuple[Matter, bool, bool]] = []  # matter, completes, needs correction
-    acc = split(scenario.counties[0], scenario.county_weights)
-    targets = [("阿坝州", *scenario.prefecture)] + [
-        (r, acc[r], round(acc[r] * scenario.counties[1] / scenario.counties[0])) for r in acc
-    ]
-    for region, accepted, completed in targets:
-        n = max(1, round(accepted * scale))
-        done = min(n, round(completed * scale))
-        matters = [m for m in catalogue.matters.values() if m.authority.region == region]
-        weights = [MATTER_WEIGHTS.get(m.code.split("-", 1)[1], 1) for m in matters]
-        for i in range(n):
-            plan.append((rng.choices(matters, weights)[0], i < done, rng.random() < 0.1))
-    rng.shuffle(plan)
-    if on_plan:
-        on_plan(len(plan))
-    counts = DriveCounts()
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(i: int, m: Matter, completes: bool, correction: bool) -> None:
-        region, dept = m.authority.region, m.authority.department
-        front = first(service_centre(region), Post.FRONT_DESK, region)
-        materials = list(m.materials[:-1] if correction else m.materials)
-        async with sem:
-            from domain.staff import Actor
-
-            case = await service.submit(
-                matter_code=m.code, applicant=f"模拟申请人{i:05d}", materials=materials, actor=Actor.from_dict(front)
-            )
-            no = case["case_no"]
-            counts.submitted += 1
-            if correction:
-                await service.step(no, Step.NOTICE, StepRequest(actor=front, materials=[m.materials[-1]]))
-                await service.step(no, Step.SUPPLEMENT, StepRequest(actor=front, materials=[m.materials[-1]]))
-                counts.corrections += 1
-            await service.step(no, Step.ACCEPT, StepRequest(actor=front))
-            counts.accepted += 1
-            if completes:
-                reviewer = first(dept, Post.REVIEWER, region)
-                outcome = "grant" if rng.random() < 0.97 else "deny"
-                await service.step(
-                    no,
-                    Step.DECIDE,
-                    StepRequest(actor=reviewer, outcome=outcome, reason="" if outcome == "grant" else "不符合许可条件"),
-                )
-                await service.step(
-                    no, Step.DELIVER, StepRequest(actor=first(service_centre(region), Post.OUTPUT_WINDOW, region))
-                )
-                counts.completed += 1
-            else:
-                counts.open += 1
-        if on_case:
-            on_case()
-
-    await asyncio.gather(*(one(i, *p) for i, p in enumerate(plan)))
-    return counts
-
-
-def seed_live_cases(app: Any, n: int, *, seed: int = 7, start: datetime | None = None, chunk: int = 250) -> int:
-    """Record ``n`` cases through the Case aggregate itself (no Temporal): a realistic event stream
-    for projection tests and benchmarks. Returns the number of events recorded."""
-    from domain.case import Case, TimeRules
+def live_cases(
+    catalogue: Catalogue, calendar: ServiceCalendar, n: int, *, seed: int = 7, start: datetime | None = None
+) -> Iterator[Case]:
+    """``n`` cases taken through the Case aggregate itself (no Temporal), their events pending: a
+    realistic event stream for projection tests and benchmarks (the caller saves them)."""
+    from domain.cases.case import StepContext
+    from domain.cases.model import TimeRules
+    from domain.cases.steps import (
+        Accept,
+        Complete,
+        Decide,
+        Deliver,
+        MarkOverdue,
+        Notice,
+        Refuse,
+        Resume,
+        SubmitCase,
+        Supplement,
+        Suspend,
+        Warn,
+        Withdraw,
+    )  # fmt: skip
     from domain.staff import SYSTEM_ACTOR, Post, default_staff, service_centre
 
     rng = random.Random(seed)
     rules = TimeRules()
-    calendar = app.calendar
-    staff = default_staff().all()
-    posts = {(a.department, a.post, a.region): a for a in staff}
-    matters = list(app.catalogue.matters.values())
+    posts = {(a.department, a.post, a.region): a for a in default_staff().all()}
+    matters = list(catalogue.matters.values())
     t0 = start or datetime(2020, 3, 31, 17, tzinfo=UTC)  # 1 April 01:00 in Beijing; UTC like workflow.now()
-    events = 0
-    batch: list[Case] = []
     for i in range(n):
         m = rng.choice(matters)
         region, dept = m.authority.region, m.authority.department
@@ -296,80 +229,44 @@ def seed_live_cases(app: Any, n: int, *, seed: int = 7, start: datetime | None =
         output = posts[(service_centre(region), Post.OUTPUT_WINDOW.value, region)]
         at = t0 + timedelta(minutes=7 * i)
         cid = f"seed-{seed}-{i}"
+
+        def ctx(moment: datetime, k: int) -> StepContext:
+            return StepContext(at=moment, command_id=f"{cid}/{k}", calendar=calendar, rules=rules)  # noqa: B023
+
         correction = rng.random() < 0.15
         provided = list(m.materials[:-1] if correction else m.materials)
         c = Case.submit(
-            case_no=f"S{seed}-{i:07d}",
-            matter=m,
-            authority=m.authority,
-            applicant=f"申请人{i}",
-            provided_materials=provided,
-            actor=front,
-            at=at,
-            command_id=cid + "/1",
-            calendar=calendar,
-            rules=rules,
-        )
+            SubmitCase(case_no=f"S{seed}-{i:07d}", matter_code=m.code, applicant=f"申请人{i}",
+                       provided_materials=provided, actor=front),
+            matter=m, authority=m.authority, ctx=ctx(at, 1),
+        )  # fmt: skip
         if correction:
-            c.issue_notice(
-                missing=[m.materials[-1]],
-                actor=front,
-                at=at + timedelta(minutes=5),
-                command_id=cid + "/2",
-                calendar=calendar,
-                rules=rules,
-            )
-            c.supplement(
-                materials=[m.materials[-1]],
-                actor=front,
-                at=at + timedelta(days=1),
-                command_id=cid + "/3",
-                calendar=calendar,
-                rules=rules,
-            )
+            c.notice(Notice(actor=front, materials=[m.materials[-1]]), ctx(at + timedelta(minutes=5), 2))
+            c.supplement(Supplement(actor=front, materials=[m.materials[-1]]), ctx(at + timedelta(days=1), 3))
         fate = rng.random()
         if fate < 0.02:
-            c.refuse(reason="不属于受理范围", actor=front, at=at + timedelta(days=1, hours=1), command_id=cid + "/4")
-        else:
-            accepted = at + timedelta(days=1, hours=2)
-            c.accept(actor=front, at=accepted, command_id=cid + "/5", calendar=calendar, rules=rules)
-            if fate < 0.05:
-                c.withdraw(reason="申请人撤回", actor=front, at=accepted + timedelta(hours=3), command_id=cid + "/6")
-            elif fate < 0.12:
-                pass  # still under review
-            else:
-                if fate < 0.2:
-                    c.suspend(
-                        reason="testing",
-                        note="",
-                        actor=reviewer,
-                        at=accepted + timedelta(hours=4),
-                        command_id=cid + "/7",
-                    )
-                    c.resume(actor=reviewer, at=accepted + timedelta(days=2), command_id=cid + "/8", calendar=calendar)
-                late = fate > 0.97
-                decided = (
-                    (c.promised_deadline + timedelta(hours=1))
-                    if late and c.promised_deadline
-                    else (accepted + timedelta(days=rng.uniform(0.1, 3)))
-                )
-                if late and c.warning_at is not None:
-                    c.warn(actor=SYSTEM_ACTOR, at=max(c.warning_at, accepted), command_id=cid + "/9")
-                    c.mark_overdue(actor=SYSTEM_ACTOR, at=decided, command_id=cid + "/10")
-                c.decide(
-                    outcome="grant" if rng.random() < 0.97 else "deny",
-                    reason="不符合条件",
-                    actor=reviewer,
-                    at=decided,
-                    command_id=cid + "/11",
-                )
-                c.deliver(actor=output, at=decided + timedelta(hours=1), command_id=cid + "/12")
-                c.complete(actor=SYSTEM_ACTOR, at=decided + timedelta(hours=1), command_id=cid + "/13")
-        events += len(c.pending_events)
-        batch.append(c)
-        if len(batch) >= chunk:
-            app.save(*batch)
-            batch = []
-    if batch:
-        app.save(*batch)
-    return events
+            c.refuse(Refuse(actor=front, reason="不属于受理范围"), ctx(at + timedelta(days=1, hours=1), 4))
+            yield c
+            continue
+        accepted = at + timedelta(days=1, hours=2)
+        c.accept(Accept(actor=front), ctx(accepted, 5))
+        if fate < 0.05:
+            c.withdraw(Withdraw(actor=front, reason="申请人撤回"), ctx(accepted + timedelta(hours=3), 6))
+        elif fate >= 0.12:
+            if fate < 0.2:
+                c.suspend(Suspend(actor=reviewer, reason="testing"), ctx(accepted + timedelta(hours=4), 7))
+                c.resume(Resume(actor=reviewer), ctx(accepted + timedelta(days=2), 8))
+            late = fate > 0.97
+            decided = (
+                (c.promised_deadline + timedelta(hours=1))
+                if late and c.promised_deadline
+                else (accepted + timedelta(days=rng.uniform(0.1, 3)))
+            )
+            if late and c.warning_at is not None:
+                c.warn(Warn(actor=SYSTEM_ACTOR), ctx(max(c.warning_at, accepted), 9))
+                c.mark_overdue(MarkOverdue(actor=SYSTEM_ACTOR), ctx(decided, 10))
+            outcome = "grant" if rng.random() < 0.97 else "deny"
+            c.decide(Decide(actor=reviewer, outcome=outcome, reason="不符合条件"), ctx(decided, 11))
+            c.deliver(Deliver(actor=output), ctx(decided + timedelta(hours=1), 12))
+            c.complete(Complete(actor=SYSTEM_ACTOR), ctx(decided + timedelta(hours=1), 13))
+        yield c

@@ -1,8 +1,11 @@
 """Cases handled before OneSeal existed (migration from the legacy platform).
 
-An imported case is its own aggregate, ``HistoricalCase``, with one event ``Imported`` carrying
-the legacy record: marked as imported by its type, never mistaken for a case OneSeal ran. Its
-id is the same ``uuid5(case_no)`` as a live case, so a case number exists only once.
+An imported case is a ``HistoricalCase``: a ``Case`` whose creating event ``Imported`` carries
+the legacy record as it was, so it is never mistaken for a case OneSeal ran. Its id is the same
+``uuid5(case_no)`` as a live case, so a case number exists only once. A case still open in the
+legacy record can be ADOPTED: ``adopt`` records its deadline and warning moment and hands it to
+the post that acts next, and from then on it is worked like any case (decide, deliver, …), by a
+workflow of its own, and counts in overdue marks and worklists.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.calendar import SHANGHAI, DayType, ServiceCalendar
-from domain.case import CaseStatus, case_id
+from domain.cases.case import Case, StepContext, promised_deadlines
+from domain.cases.model import CaseStatus, case_id
+from domain.cases.steps import Acting, Adopt
 from domain.catalogue import Catalogue, Level, MatterKind
 
 IMPORT_COLUMNS = (
@@ -216,15 +221,63 @@ def _validate(
     )
 
 
-class HistoricalCase(Aggregate):
-    """A case imported from the legacy platform: one fact, the legacy record, as it was."""
+_CLOSED = {"granted": CaseStatus.COMPLETED, "denied": CaseStatus.COMPLETED, "refused": CaseStatus.REFUSED,
+           "withdrawn": CaseStatus.WITHDRAWN}  # fmt: skip
+
+
+class HistoricalCase(Case):
+    """A case imported from the legacy platform: the legacy record as its first fact."""
+
+    class Event(Aggregate.Event):
+        """Its own base, so ``Imported`` (recorded by no one, at no command) needs no actor or command id."""
+
+    class Imported(Aggregate.Created):
+        """The legacy record (no actor, time or command id: it was not recorded by OneSeal)."""
+
+        LABEL = "历史导入"
+        case_no: str
+        matter_code: str
+        matter_name: str
+        matter_kind: str
+        level: str
+        region: str
+        department: str
+        applicant: str
+        submitted_at: datetime
+        accepted_at: datetime | None
+        completed_at: datetime | None
+        result: str
+        promised_days: int
+        day_type: str
+        promised_deadline: datetime | None
+        source_hash: str
+        batch: str
+
+    class Adopted(Case.Event):
+        """OneSeal took over an open legacy case: its deadlines as they stand, and who acts next."""
+
+        LABEL = "接管历史在办件"
+        status: str
+        deadline_day: str | None
+        warning_day: str | None
+        promised_deadline: datetime | None
+        warning_at: datetime | None
+        provisional: bool
+        deemed_acceptance_at: datetime | None
+
+        def change(self, case: Case) -> None:
+            case.adopted = True
+            case.status = CaseStatus(self.status)
+            case.deemed_acceptance_at = self.deemed_acceptance_at
+            if self.promised_deadline is not None:
+                case._set_deadlines(self)
 
     @staticmethod
     def create_id(case_no: str) -> UUID:
         return case_id(case_no)
 
-    @event("Imported")
-    def __init__(
+    @event(Imported)
+    def __init__(  # type: ignore[override]
         self,
         case_no: str,
         matter_code: str,
@@ -244,51 +297,74 @@ class HistoricalCase(Aggregate):
         source_hash: str,
         batch: str,
     ) -> None:
-        self.record = {
-            "case_no": case_no,
-            "matter_code": matter_code,
-            "matter_name": matter_name,
-            "matter_kind": matter_kind,
-            "level": level,
-            "region": region,
-            "department": department,
-            "applicant": applicant,
-            "submitted_at": submitted_at,
-            "accepted_at": accepted_at,
-            "completed_at": completed_at,
-            "result": result,
-            "promised_days": promised_days,
-            "day_type": day_type,
-            "promised_deadline": promised_deadline,
-        }
-        self.case_no = case_no
+        self._start(
+            case_no=case_no,
+            matter_code=matter_code,
+            matter_name=matter_name,
+            matter_kind=matter_kind,
+            department=department,
+            level=level,
+            region=region,
+            applicant=applicant,
+            required_materials=[],
+            provided_materials=[],
+            statutory_days=promised_days,
+            promised_days=promised_days,
+            day_type=day_type,
+            submitted_at=submitted_at,
+            deemed_acceptance_at=None,
+            awaiting=None,
+            imported=True,
+            demo=False,
+        )
         self.source_hash = source_hash
-        self.batch = batch
+        self.import_batch = batch
+        self.result = result
+        self.accepted_at = accepted_at
+        self.promised_deadline = promised_deadline
+        closed = _CLOSED.get(result)
+        self.status = closed or (CaseStatus.UNDER_REVIEW if accepted_at else CaseStatus.SUBMITTED)
+        if result in ("granted", "denied"):
+            self.decision = "grant" if result == "granted" else "deny"
+            self.decided_at = self.delivered_at = self.completed_at = completed_at
+            self.overdue = bool(completed_at and promised_deadline and completed_at > promised_deadline)
+        elif closed is not None:
+            self.closed_reason = result
 
-    def summary(self) -> dict[str, Any]:
-        """The same keys as ``Case.summary()``, so every reader can show an imported case."""
-        r = self.record
-        status = {"granted": "completed", "denied": "completed", "refused": "refused", "withdrawn": "withdrawn"}
-        result = str(r["result"])
-        finished: datetime | None = r["completed_at"] if result in ("granted", "denied") else None  # type: ignore[assignment]
-        deadline: datetime | None = r["promised_deadline"]  # type: ignore[assignment]
-
-        def iso(v: Any) -> Any:
-            return v.isoformat() if isinstance(v, datetime) else v
-
-        state = status.get(result, "under_review" if r["accepted_at"] else "submitted")
-        return {
-            "case_no": self.case_no, "status": state, "status_label": CaseStatus(state).label,
-            "matter_code": r["matter_code"], "matter_name": r["matter_name"], "matter_kind": r["matter_kind"],
-            "department": r["department"], "level": r["level"], "region": r["region"], "applicant": r["applicant"],
-            "required_materials": [], "provided_materials": [], "missing_materials": [], "correction_round": 0,
-            "submitted_at": iso(r["submitted_at"]), "deemed_acceptance_at": None, "correction_due_at": None,
-            "accepted_at": iso(r["accepted_at"]), "deemed_accepted": False, "promised_days": r["promised_days"],
-            "day_type": r["day_type"], "promised_deadline": iso(r["promised_deadline"]), "warning_at": None,
-            "deadline_provisional": False, "suspended_since": None, "suspended_days": 0,
-            "decision": {"granted": "grant", "denied": "deny"}.get(result), "decided_at": iso(finished),
-            "delivered_at": iso(finished), "completed_at": iso(finished),
-            "closed_reason": result if result in ("refused", "withdrawn") else None, "warned": False,
-            "overdue": bool(finished and deadline and finished > deadline),
-            "awaiting": None, "version": self.version, "imported": True, "import_batch": self.batch,
-        }  # fmt: skip
+    def adopt(self, req: Adopt, ctx: StepContext) -> None:
+        """Take over an open legacy case: deadlines from its acceptance, the next post's task opened."""
+        self._validate(req, ctx)
+        if self.status is CaseStatus.UNDER_REVIEW:
+            assert self.accepted_at is not None
+            d = promised_deadlines(self.accepted_at, self.promised_days, DayType(self.day_type), ctx.calendar,
+                                   ctx.rules)  # fmt: skip
+            self._record(
+                HistoricalCase.Adopted,
+                req,
+                ctx,
+                Acting.REVIEWER.assignment(self.region, self.department),
+                status=self.status.value,
+                deadline_day=d.deadline_day.isoformat(),
+                warning_day=d.warning_day.isoformat(),
+                promised_deadline=self.promised_deadline or d.promised_deadline,
+                warning_at=d.warning_at,
+                provisional=d.provisional,
+                deemed_acceptance_at=None,
+            )
+            return
+        deemed = ctx.calendar.deadline(
+            self.submitted_at, ctx.rules.deemed_acceptance_days, ctx.rules.deemed_acceptance_day_type
+        )
+        self._record(
+            HistoricalCase.Adopted,
+            req,
+            ctx,
+            Acting.FRONT_DESK.assignment(self.region, self.department),
+            status=self.status.value,
+            deadline_day=None,
+            warning_day=None,
+            promised_deadline=None,
+            warning_at=None,
+            provisional=False,
+            deemed_acceptance_at=deemed.at,
+        )

@@ -1,0 +1,233 @@
+"""Command handlers for cases: the only code that loads and saves ``Case`` aggregates.
+
+Each command carries a ``command_id`` chosen by the caller (the workflow: ``{workflow_id}/{n}:{step}``).
+A command already applied is answered from the stored case without recording anything, and a
+concurrent writer (optimistic-concurrency conflict) makes us reload and try again. Together they
+make a retried Temporal activity record each event exactly once. Every staff step goes through
+ONE handler, ``execute``, which dispatches the typed request to the aggregate (``Case.take``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from domain.calendar import ServiceCalendar, default_calendar
+from domain.cases.case import Case, StepContext
+from domain.cases.legacy import HistoricalCase, ImportRecord
+from domain.cases.model import CaseView, TimeRules, case_id
+from domain.cases.steps import StepRequest, SubmitCase
+from domain.catalogue import Catalogue, default_catalogue
+from domain.errors import CaseAlreadyExists, CaseNotFound, DomainError, UnknownActor
+from domain.staff import Actor, Assignment, StaffDirectory, default_staff
+
+MAX_CONFLICT_RETRIES = 10
+_COMMON = {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", "at", "command_id",
+           "awaiting"}  # fmt: skip
+
+
+@dataclass
+class ImportOutcome:
+    added: int = 0
+    already_present: int = 0
+    conflicts: list[tuple[str, str]] = field(default_factory=list)  # (case_no, reason)
+    notification_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a command did: the case after it, and the notification id its save produced (if any)."""
+
+    case: CaseView
+    recorded: bool
+    notification_id: int | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One fact of a case's history as staff read it."""
+
+    version: int
+    event: str
+    label: str
+    at: datetime
+    recorded_at: datetime
+    actor: Actor | None
+    awaiting: Assignment | None
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            return v.isoformat() if isinstance(v, datetime) else v
+
+        return {
+            "version": self.version,
+            "event": self.event,
+            "label": self.label,
+            "at": self.at.isoformat(),
+            "recorded_at": self.recorded_at.isoformat(),
+            "actor": self.actor.to_dict() if self.actor else None,
+            "awaiting": self.awaiting.to_dict() if self.awaiting else None,
+            **{k: plain(v) for k, v in self.details.items()},
+        }
+
+
+class CaseApplication(Application[Any]):
+    name = "Cases"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        catalogue: Catalogue | None = None,
+        calendar: ServiceCalendar | None = None,
+        staff: StaffDirectory | None = None,
+    ) -> None:
+        super().__init__(env=env)
+        self.catalogue = catalogue or default_catalogue()
+        self.calendar = calendar or default_calendar()
+        self.staff = staff or default_staff()
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    def submit(self, req: SubmitCase, *, at: datetime, command_id: str, rules: TimeRules) -> CommandOutcome:
+        """收件: routed to whoever is competent for the matter at this moment."""
+        req = replace(req, actor=self._actor(req.actor))
+        matter = self.catalogue.get(req.matter_code)
+        existing = self._find(req.case_no)
+        if existing is not None:
+            return self._already(existing, req.case_no, command_id)
+        case = Case.submit(
+            req,
+            matter=matter,
+            authority=self.catalogue.competent_authority(req.matter_code, at),
+            ctx=self._context(at, command_id, rules),
+        )
+        try:
+            recordings = self.save(case)
+        except IntegrityError:
+            # A concurrent or earlier attempt created it: answer as that attempt would have.
+            return self._already(self._get(req.case_no), req.case_no, command_id)
+        return CommandOutcome(case.view(), True, recordings[-1].notification.id)
+
+    def execute(
+        self, case_no: str, req: StepRequest, *, at: datetime, command_id: str, rules: TimeRules
+    ) -> CommandOutcome:
+        """Load → (already done? answer) → step → save; reload and retry on a version conflict."""
+        req = replace(req, actor=self._actor(req.actor))
+        ctx = self._context(at, command_id, rules)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            case = self._get(case_no)
+            if case.has_processed(command_id):
+                return CommandOutcome(case.view(), False, None)
+            case.take(req, ctx)
+            try:
+                recordings = self.save(case)
+            except IntegrityError:
+                continue
+            return CommandOutcome(case.view(), True, recordings[-1].notification.id if recordings else None)
+        raise DomainError(f"办件「{case_no}」并发修改过多，请稍后重试", code="CASE_CONFLICT")
+
+    def import_cases(
+        self, records: list[ImportRecord], *, batch: str, skip_conflicts: bool = False, chunk: int = 500
+    ) -> ImportOutcome:
+        """Load legacy cases idempotently: one already imported with the same content is skipped; one
+        whose number is taken by other content is a conflict. Conflicts refuse the whole import
+        (nothing written) unless ``skip_conflicts``. Saves ``chunk`` aggregates per transaction."""
+        out = ImportOutcome()
+        fresh: list[ImportRecord] = []
+        for r in records:
+            existing = self.recorder.select_events(case_id(r.case_no), limit=1)
+            if not existing:
+                fresh.append(r)
+            elif getattr(self.mapper.to_domain_event(existing[0]), "source_hash", None) == r.source_hash:
+                out.already_present += 1
+            else:
+                out.conflicts.append((r.case_no, "办件编号已存在且内容不同"))
+        if out.conflicts and not skip_conflicts:
+            return out
+        for start in range(0, len(fresh), chunk):
+            cases = [HistoricalCase(**r.as_event_fields(), batch=batch) for r in fresh[start : start + chunk]]
+            recordings = self.save(*cases)
+            out.added += len(cases)
+            out.notification_id = recordings[-1].notification.id
+        return out
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def get_case(self, case_no: str) -> CaseView:
+        return self._get(case_no).view()
+
+    def history(self, case_no: str) -> list[TimelineEntry]:
+        """The case's events in order: the timeline staff see."""
+        cid = case_id(case_no)
+        if cid not in self.repository:
+            raise CaseNotFound(f"未找到办件「{case_no}」", case_no=case_no)
+        out = []
+        for e in self.events.get(cid):
+            data = e.__dict__
+            actor = data.get("actor")
+            at = data.get("at") or data.get("submitted_at") or e.timestamp  # type: ignore[attr-defined]
+            out.append(
+                TimelineEntry(
+                    version=e.originator_version,
+                    event=type(e).__name__,
+                    label=getattr(type(e), "LABEL", "") or type(e).__name__,
+                    at=at,
+                    recorded_at=e.timestamp,  # type: ignore[attr-defined]
+                    actor=Actor.from_dict(actor) if actor else None,
+                    awaiting=Assignment.from_dict(data.get("awaiting")),
+                    details={k: v for k, v in data.items() if k not in _COMMON},
+                )
+            )
+        return out
+
+    def iter_case_numbers(self) -> Iterator[str]:
+        """Every case ever submitted, in submission order, from the notification log."""
+        topic = get_topic(Case.Submitted)
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            if not batch:
+                return
+            for n in batch:
+                yield self.mapper.to_domain_event(n).case_no  # type: ignore[attr-defined]
+            start = batch[-1].id + 1
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _context(self, at: datetime, command_id: str, rules: TimeRules) -> StepContext:
+        return StepContext(at=at, command_id=command_id, calendar=self.calendar, rules=rules)
+
+    def _already(self, existing: Case, case_no: str, command_id: str) -> CommandOutcome:
+        if existing.has_processed(command_id):
+            return CommandOutcome(existing.view(), False, None)
+        raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no)
+
+    def _find(self, case_no: str) -> Case | None:
+        try:
+            return self._get(case_no)
+        except CaseNotFound:
+            return None
+
+    def _get(self, case_no: str) -> Case:
+        try:
+            case: Case = self.repository.get(case_id(case_no))
+        except AggregateNotFoundError:
+            raise CaseNotFound(f"未找到办件「{case_no}」", case_no=case_no) from None
+        return case
+
+    def _actor(self, actor: Actor) -> Actor:
+        """System timers act as themselves; staff must be in the directory, as they are."""
+        if actor.user_id == "system":
+            return actor
+        known = self.staff.get(actor.user_id)
+        if known != actor:
+            raise UnknownActor(f"工作人员「{actor.user_id}」的身份信息与人员名册不符", user_id=actor.user_id)
+        return known

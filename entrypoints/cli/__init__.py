@@ -1,0 +1,44 @@
+"""The staff command line (`oneseal`): a thin shell that translates arguments, calls the services, prints."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from entrypoints.cli.admin import import_app, projections_app, scenario_app
+from entrypoints.cli.cases import case_app, worklist_app
+from entrypoints.cli.directory import matters_app, staff_app
+from entrypoints.cli.processes import processes_app
+from entrypoints.cli.reports import report_app
+
+app = typer.Typer(help="OneSeal 一枚印章：政务服务办件流程引擎", no_args_is_help=True, add_completion=False)
+app.add_typer(case_app, name="case")
+app.add_typer(matters_app, name="matters")
+app.add_typer(staff_app, name="staff")
+app.add_typer(projections_app, name="projections")
+app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
+app.add_typer(scenario_app, name="scenario")
+app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands
+
+
+def main() -> None:
+    """Run the CLI, then leave without interpreter finalisation.
+
+    The Temporal client's native runtime keeps threads that may still touch the GIL while
+    Python finalises, which now and then aborts the process (``PyGILState_Release`` …) after the
+    command has already succeeded. Everything is written and flushed by then, so exit at once."""
+    code = 0
+    try:
+        app()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""`oneseal import …`, `oneseal projections …`, `oneseal scenario …`: data in, read models, demonstrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from entrypoints.cli.common import boot, command, err, out, print_json, run, safe, table
+from services.imports import ImportReport
+
+import_app = typer.Typer(help="历史数据导入（旧平台迁移）", no_args_is_help=True)
+projections_app = typer.Typer(help="读模型（投影）：状态与重建", no_args_is_help=True)
+scenario_app = typer.Typer(help="演示场景：按通报数据生成或驱动办件", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON")]
+
+
+def _print_import(report: ImportReport) -> None:
+    o, p = report.outcome, report.parsed
+    for row in p.errors[:50]:
+        err.print(f"  第{row.line}行 {safe(row.case_no)}：{safe(row.reason)}")
+    if len(p.errors) > 50:
+        err.print(f"  …… 另有 {len(p.errors) - 50} 行错误")
+    out.print(
+        f"[green]✓ 导入完成[/]：新增 {o.added} 件，已存在 {o.already_present} 件，"
+        f"文件内重复 {p.duplicates_in_file} 行，错误 {len(p.errors)} 行，冲突 {len(o.conflicts)} 件"
+    )
+    for kind, names in sorted(p.unknown.items()):
+        label = {"matter_code": "事项编码", "department": "部门", "region": "地区"}.get(kind, kind)
+        out.print(
+            f"  目录中没有的{label}（按旧系统名称导入）：{safe('、'.join(sorted(names)[:20]))}"
+            + (f" 等 {len(names)} 个" if len(names) > 20 else "")
+        )
+    if report.adopted:
+        out.print(f"  在办的历史办件 {len(report.adopted)} 件已接管，进入各岗位待办（逾期的记为超期）")
+    if report.adoption_pending:
+        err.print(
+            f"[yellow]! 在办的历史办件 {report.adoption_pending} 件尚未接管（Temporal 未运行）："
+            "运行 make run 后执行 oneseal import adopt[/]"
+        )
+
+
+@import_app.command("cases")
+@command
+def import_cases(
+    file: Annotated[Path, typer.Argument(help="CSV 文件（UTF-8，含表头，列见 docs/data-formats.md）")],
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="跳过错误行，只导入正确的行")] = False,
+    reject_file: Annotated[Path | None, typer.Option("--reject-file", help="错误行及原因写入此文件")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="批次名（默认为文件名）")] = None,
+) -> None:
+    """导入旧平台办结或在办的历史办件（幂等：同一文件导入两次不会重复）；在办的随即接管。"""
+    report = run(boot().imports.import_file(file, skip_bad=skip_bad, reject_file=reject_file, batch=batch))
+    _print_import(report)
+
+
+@import_app.command("adopt")
+@command
+def import_adopt() -> None:
+    """接管尚未接管的在办历史办件：每件启动自己的流程，按原期限计时并进入待办。"""
+    adopted = run(boot().imports.adopt_open())
+    out.print(f"[green]✓ 已接管 {len(adopted)} 件在办的历史办件[/]")
+
+
+@projections_app.command("status")
+@command
+def projections_status(as_json: JsonFlag = False) -> None:
+    """各投影的位置与滞后（事件条数）。"""
+    rows = boot().projections.status()
+    if as_json:
+        print_json([{"name": r.name, "position": r.position, "head": r.head, "lag": r.lag} for r in rows])
+        return
+    t = table("投影状态", "投影", "位置", "事件库最新", "滞后")
+    for r in rows:
+        t.add_row(r.name, str(r.position), str(r.head), str(r.lag))
+    out.print(t)
+
+
+@projections_app.command("rebuild")
+@command
+def projections_rebuild(name: Annotated[str, typer.Argument(help="投影名称（目前只有 cases）")] = "cases") -> None:
+    """清空读模型并从第 0 号事件重放（期间请停止投影进程）。"""
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err) as progress:  # fmt: skip
+        task = progress.add_task(f"重建 {safe(name)}", total=None)
+        status = boot().projections.rebuild(
+            name, lambda pos, total: progress.update(task, completed=pos, total=max(total, 1))
+        )
+    out.print(f"[green]✓ 已重建「{safe(name)}」[/]：位置 {status.position} / {status.head}")
+
+
+@scenario_app.command("load")
+@command
+def scenario_load(name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")]) -> None:
+    """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入。"""
+    b = boot()
+    with err.status(f"生成并导入场景 {safe(name)} …"):
+        report = run(b.scenarios.load(name))
+    _print_import(report)
+
+
+@scenario_app.command("drive")
+@command
+def scenario_drive(
+    name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")],
+    scale: Annotated[float, typer.Option("--scale", help="按通报月办件量的比例驱动，如 0.01")] = 0.01,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="同时办理的办件数", min=1, max=200)] = 16,
+    as_json: JsonFlag = False,
+) -> None:
+    """用真实的办件流程（Temporal）和模拟的窗口人员按比例办理本月的演示办件，并核对通报数字。"""
+    b = boot()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  console=err) as progress:  # fmt: skip
+        task = progress.add_task(f"驱动 {safe(name)} × {scale}", total=None)
+        report = run(
+            b.scenarios.drive(
+                name,
+                scale,
+                concurrency=concurrency,
+                on_plan=lambda n: progress.update(task, total=n),
+                on_case=lambda: progress.advance(task),
+            )
+        )
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        c = report.counts
+        out.print(
+            f"驱动完成：收件 {c.submitted}，受理 {c.accepted}，办结 {c.completed}，在办 {c.open}，其中补正 {c.corrections}"
+        )
+        out.print(
+            f"{report.month} 通报（读模型，含演示办件）新增：受理 {report.bulletin_delta[0]}，办结 {report.bulletin_delta[1]}"
+        )
+        out.print("[green]✓ 通报数字与驱动结果一致[/]" if report.matches else "[red]✗ 通报数字与驱动结果不一致[/]")
+        out.print("[dim]演示办件不计入正式通报；查看时加 --include-demo[/]")
+    if not report.matches:
+        raise typer.Exit(1)

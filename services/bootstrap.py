@@ -1,0 +1,141 @@
+"""The one place that wires settings, the event store, the read models and the Temporal client.
+
+Every process (CLI command, worker, projector, the web app) builds one ``Bootstrap`` and takes its
+services from it; each piece of infrastructure is opened once, on first use, and its failures
+become typed errors (``services.errors``) with the documented Chinese message and exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from domain.cases.application import CaseApplication
+from projections.cases import CasesProjection
+from projections.runner import ReadModelOutdated, ensure_schema, make_engine
+from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.cases import CaseService
+    from services.directory import DirectoryService
+    from services.imports import ImportService
+    from services.projections import ProjectionService
+    from services.reports import ReportService
+    from services.scenarios import ScenarioService
+
+
+class Bootstrap:
+    def __init__(self, settings: Settings | None = None, *, client: Client | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._client = client
+
+    # ---- infrastructure -----------------------------------------------------------------------
+
+    def require_data(self) -> None:
+        """Readers never create an empty store: they say which directory they looked in."""
+        s = self.settings
+        if s.event_store == "sqlite" and not Path(s.event_store_url).exists():
+            raise DataDirEmpty(
+                f"数据目录 {s.data_dir} 中还没有数据（没有 {Path(s.event_store_url).name}）："
+                "请先运行 make run（或 oneseal up），或用 ONESEAL_DATA_DIR 指定数据目录",
+                data_dir=str(s.data_dir),
+            )
+
+    @cached_property
+    def store(self) -> CaseApplication:
+        """The event store and its command handlers (one per process: its pool closes with it)."""
+        s = self.settings
+        if s.event_store == "sqlite":
+            Path(s.event_store_url).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return CaseApplication(env=s.event_store_env())
+        except Exception as e:  # psycopg / sqlite errors at connect time
+            raise StoreUnreachable(f"无法打开事件库（{s.event_store}）：{e}") from None
+
+    def head(self) -> int:
+        """The newest notification id in the store."""
+        try:
+            return int(self.store.recorder.max_notification_id() or 0)
+        except Exception as e:
+            raise StoreUnreachable(f"无法读取事件库（{self.settings.event_store}）：{e}") from None
+
+    @cached_property
+    def read_models(self) -> Engine:
+        engine = make_engine(self.settings.read_model_url)
+        try:
+            ensure_schema(engine, CasesProjection(), CaseApplication.name)
+        except ReadModelOutdated as e:
+            raise ReadModelUnreadable(str(e)) from None
+        except (OperationalError, DatabaseError) as e:
+            raise ReadModelUnreadable(
+                f"无法读取读模型（{_where(self.settings.read_model_url)}）：{_first_line(e)}；"
+                "读模型可由事件重建：oneseal projections rebuild"
+            ) from None
+        return engine
+
+    async def temporal(self) -> Client:
+        if self._client is None:
+            target = self.settings.temporal_target
+            try:
+                self._client = await asyncio.wait_for(
+                    Client.connect(target, namespace=self.settings.temporal_namespace), timeout=10
+                )
+            except (RuntimeError, RPCError, TimeoutError, OSError):
+                raise TemporalUnreachable(
+                    f"无法连接 Temporal（{target}）：请先在另一个终端运行 make run（或 oneseal up）", target=target
+                ) from None
+        return self._client
+
+    # ---- services -----------------------------------------------------------------------------
+
+    @cached_property
+    def cases(self) -> CaseService:
+        from services.cases import CaseService
+
+        return CaseService(self)
+
+    @cached_property
+    def directory(self) -> DirectoryService:
+        from services.directory import DirectoryService
+
+        return DirectoryService(self)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from services.reports import ReportService
+
+        return ReportService(self)
+
+    @cached_property
+    def imports(self) -> ImportService:
+        from services.imports import ImportService
+
+        return ImportService(self)
+
+    @cached_property
+    def scenarios(self) -> ScenarioService:
+        from services.scenarios import ScenarioService
+
+        return ScenarioService(self)
+
+    @cached_property
+    def projections(self) -> ProjectionService:
+        from services.projections import ProjectionService
+
+        return ProjectionService(self)
+
+
+def _where(url: str) -> str:
+    return url.split("@")[-1].removeprefix("sqlite:///")
+
+
+def _first_line(e: Any) -> str:
+    return str(getattr(e, "orig", e)).splitlines()[0]

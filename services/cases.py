@@ -1,0 +1,274 @@
+"""Case use cases: submit, every staff step, show, history, search, worklist, adopt legacy cases.
+
+Staff steps go to the case's workflow as Temporal Updates (named after the step, carrying the
+step's typed request), whose validators refuse an illegal step before anything is written; reads
+come from the store (one case) or the read models (lists). After a step, the answer waits until
+the read models show it (read-your-writes), so the next list a clerk opens is up to date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.calendar import SHANGHAI
+from domain.cases.application import TimelineEntry
+from domain.cases.case import Case, StepContext
+from domain.cases.model import CaseView, TimeRules
+from domain.cases.steps import STEPS, Notice, StepRequest, SubmitCase, Supplement
+from domain.errors import CaseAlreadyExists, CaseNotFound, DomainError, IllegalTransition, error_from_code
+from domain.staff import SYSTEM_ACTOR, Actor
+from domain.text import check_case_no
+from projections.queries import CaseQuery, CaseRow, Page, WorkItem, search_cases, wait_for_case, worklist_for
+from projections.runner import ReadModelTimeout
+from services.errors import CaseRegisterTimeout, TemporalUnreachable
+from workflows.case import CaseProgress, CaseWorkflow
+from workflows.contracts import CaseInput, StepResult, case_workflow_id
+
+if TYPE_CHECKING:
+    from services.bootstrap import Bootstrap
+
+__all__ = ["CaseDetail", "CaseQuery", "CaseService", "Done", "domain_error", "new_case_no"]
+
+
+def new_case_no(region_code: str, at: datetime | None = None) -> str:
+    """e.g. ``513221-20260426-7F3A9C``: region, local date, random suffix (never reused)."""
+    day = (at or datetime.now(UTC)).astimezone(SHANGHAI).strftime("%Y%m%d")
+    return f"{region_code}-{day}-{secrets.token_hex(3).upper()}"
+
+
+def domain_error(exc: BaseException) -> DomainError | None:
+    """Find the domain refusal inside Temporal's wrapping (update failed / workflow failed)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type:
+            return error_from_code(cause.type, cause.message)
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return None
+
+
+@dataclass(frozen=True)
+class Done:
+    """A step's answer: the case after it, and whether the lists already show it (else why not)."""
+
+    case: CaseView
+    lists_lag: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: CaseView
+    timeline: list[TimelineEntry]
+    workflow_id: str | None
+
+
+class CaseService:
+    def __init__(self, boot: Bootstrap) -> None:
+        self.boot = boot
+
+    @property
+    def settings(self) -> Any:
+        return self.boot.settings
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        *,
+        matter_code: str,
+        applicant: str,
+        materials: list[str],
+        actor: Actor,
+        case_no: str | None = None,
+        rules: TimeRules | None = None,
+        demo: bool = False,
+        wait: float = 30.0,
+        read_your_writes: bool = True,
+    ) -> Done:
+        """收件: check everything the domain would refuse first, then start the case's workflow."""
+        rules = rules or self.settings.rules
+        catalogue = self.boot.store.catalogue
+        matter = catalogue.get(matter_code)
+        now = datetime.now(UTC)
+        case_no = new_case_no(matter.code.split("-")[0], now) if case_no is None else case_no
+        check_case_no(case_no)
+        req = SubmitCase(
+            case_no=case_no, matter_code=matter_code, applicant=applicant, provided_materials=materials,
+            actor=actor, demo=demo,
+        )  # fmt: skip
+        # A dry run of the domain's own rules (nothing saved): refusals never start a workflow.
+        Case.submit(
+            req,
+            matter=matter,
+            authority=catalogue.competent_authority(matter_code, now),
+            ctx=StepContext(at=now, command_id="dry-run", calendar=self.boot.store.calendar, rules=rules),
+        )
+        inp = CaseInput(
+            case_no=case_no,
+            matter_code=matter_code,
+            applicant=req.applicant,
+            provided_materials=list(req.provided_materials),
+            submitted_by=actor,
+            rules=rules,
+            demo=demo,
+        )
+        client = await self.boot.temporal()
+        try:
+            handle = await client.start_workflow(
+                CaseWorkflow.run,
+                inp,
+                id=case_workflow_id(case_no),
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no) from None
+        except RPCError as e:
+            raise self._rpc(e, case_no) from None
+        case = await self.wait_registered(handle, wait)
+        return await self._visible(case, None, read_your_writes)
+
+    async def wait_registered(self, handle: WorkflowHandle[Any, Any], wait: float) -> CaseView:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            try:
+                progress: CaseProgress = await handle.query(CaseWorkflow.status)
+            except RPCError as e:
+                raise self._rpc(e, handle.id) from None
+            if progress.case is not None:
+                return progress.case
+            desc = await handle.describe()
+            if desc.status is not None and desc.status.name != "RUNNING":
+                try:
+                    await handle.result()
+                except WorkflowFailureError as e:
+                    raise domain_error(e) or DomainError("办件登记失败") from None
+            if loop.time() > deadline:
+                raise CaseRegisterTimeout("办件登记超时，请检查工作进程（worker）是否运行")
+            await asyncio.sleep(0.1)
+
+    async def step(self, case_no: str, request: StepRequest, *, read_your_writes: bool = True) -> Done:
+        """One staff step as a Temporal Update; a refusal comes back as the domain's typed error."""
+        request = await self._fill_defaults(case_no, request)
+        client = await self.boot.temporal()
+        handle = client.get_workflow_handle(case_workflow_id(case_no))
+        try:
+            result = await handle.execute_update(request.step.value, request, result_type=StepResult)
+        except WorkflowUpdateFailedError as e:
+            raise domain_error(e) or DomainError(f"办理失败：{e}") from None
+        except RPCError as e:
+            if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
+                raise self._no_workflow(case_no, request) from None
+            raise self._rpc(e, case_no) from None
+        return await self._visible(result.case, result.notification_id, read_your_writes)
+
+    async def adopt(self, case_nos: list[str], *, rules: TimeRules | None = None) -> list[str]:
+        """Start a workflow for each open imported case, from its current state; return those started."""
+        client = await self.boot.temporal()
+        store = self.boot.store
+        started = []
+        for case_no in case_nos:
+            view = store.get_case(case_no)
+            if not view.imported or view.adopted or view.is_closed:
+                continue
+            inp = CaseInput(
+                case_no=case_no,
+                matter_code=view.matter_code,
+                applicant=view.applicant,
+                provided_materials=[],
+                submitted_by=SYSTEM_ACTOR,
+                rules=rules or self.settings.rules,
+                adopt=True,
+            )
+            try:
+                await client.start_workflow(
+                    CaseWorkflow.run,
+                    inp,
+                    id=case_workflow_id(case_no),
+                    task_queue=self.settings.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+            except RPCError as e:
+                raise self._rpc(e, case_no) from None
+            started.append(case_no)
+        return started
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def show(self, case_no: str) -> CaseDetail:
+        self.boot.require_data()
+        store = self.boot.store
+        view = store.get_case(case_no)
+        wid = None if view.imported and not view.adopted else case_workflow_id(case_no)
+        return CaseDetail(view, store.history(case_no), wid)
+
+    def history(self, case_no: str) -> list[TimelineEntry]:
+        self.boot.require_data()
+        return self.boot.store.history(case_no)
+
+    def search(self, query: CaseQuery) -> Page[CaseRow]:
+        self.boot.require_data()
+        if query.region:
+            self.boot.directory.check_region(query.region)
+        return search_cases(self.boot.read_models, query)
+
+    def worklist(self, actor: Actor, limit: int = 200) -> Page[WorkItem]:
+        self.boot.require_data()
+        return worklist_for(self.boot.read_models, actor.department, actor.post, actor.region, limit)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    async def _fill_defaults(self, case_no: str, request: StepRequest) -> StepRequest:
+        """A notice lists all that is missing, a supplement brings all of it, unless staff name materials."""
+        if isinstance(request, Notice | Supplement) and not request.materials:
+            missing = self.boot.store.get_case(case_no).missing_materials
+            return replace(request, materials=missing)
+        return request
+
+    async def _visible(self, case: CaseView, notification_id: int | None, wait: bool) -> Done:
+        if not wait:
+            return Done(case)
+        try:
+            wait_for_case(
+                self.boot.read_models, notification_id, case.case_no, case.version,
+                float(self.settings.read_your_writes_timeout),
+            )  # fmt: skip
+        except ReadModelTimeout as e:
+            return Done(case, str(e))
+        return Done(case)
+
+    def _no_workflow(self, case_no: str, request: StepRequest) -> DomainError:
+        """No running workflow: say why, from the store (closed, imported and not taken over, or unknown)."""
+        try:
+            view = self.boot.store.get_case(case_no)
+        except CaseNotFound:
+            return CaseNotFound(f"未找到办件「{case_no}」", case_no=case_no)
+        label = STEPS[request.step].label
+        if view.is_closed:
+            return IllegalTransition(
+                f"办件已结束（{view.status.label}），不能再办理「{label}」", status=view.status.value
+            )
+        if view.imported and not view.adopted:
+            return IllegalTransition(
+                f"办件「{case_no}」是历史导入的在办件，尚未接管：请先运行 oneseal import adopt",
+                status=view.status.value,
+            )
+        return DomainError(f"办件「{case_no}」的流程未在运行，请检查工作进程", code="CASE_WORKFLOW_MISSING")
+
+    def _rpc(self, e: RPCError, what: str) -> DomainError:
+        if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or "connect" in str(e).lower():
+            target = self.settings.temporal_target
+            return TemporalUnreachable(
+                f"无法连接 Temporal（{target}）：请先在另一个终端运行 make run（或 oneseal up）", target=target
+            )
+        return DomainError(f"Temporal 拒绝了请求（{what}）：{e.message}", code="TEMPORAL_ERROR")

@@ -1,0 +1,80 @@
+"""The read models' state against the store: status, rebuild, and catching up before a report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from domain.errors import InvalidValue
+from projections.cases import CasesProjection
+from projections.runner import ProjectionBusy, ProjectionRunner, ReadModelTimeout, lease, tracking_position
+from services.errors import ReadModelStale
+
+if TYPE_CHECKING:
+    from services.bootstrap import Bootstrap
+
+PROJECTIONS = {CasesProjection.name: CasesProjection}
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+
+class ProjectionService:
+    def __init__(self, boot: Bootstrap) -> None:
+        self.boot = boot
+
+    def status(self) -> list[ProjectionStatus]:
+        self.boot.require_data()
+        head = self.boot.head()
+        engine = self.boot.read_models
+        return [ProjectionStatus(name, tracking_position(engine, name), head) for name in PROJECTIONS]
+
+    def runner(self, name: str) -> ProjectionRunner:
+        if name not in PROJECTIONS:
+            raise InvalidValue(f"未知的投影「{name}」，可选：{'、'.join(PROJECTIONS)}", field="name")
+        return ProjectionRunner(self.boot.store, self.boot.read_models, PROJECTIONS[name]())
+
+    def rebuild(self, name: str, on_progress: Callable[[int, int], None] | None = None) -> ProjectionStatus:
+        """Drop the read model and replay it from the first event (the projector must not run meanwhile)."""
+        self.boot.require_data()
+        runner = self.runner(name)
+        with lease(runner.engine, runner.name):
+            runner.rebuild(on_progress)
+        return ProjectionStatus(name, runner.position(), runner.head())
+
+    def ensure_fresh(self, name: str = CasesProjection.name, timeout: float | None = None) -> ProjectionStatus:
+        """Make sure the read model has every event the store had when asked: catch up here if no
+        projector runs, wait for it if one does, and refuse with the position when it does not arrive."""
+        head = self.boot.head()
+        engine = self.boot.read_models
+        position = tracking_position(engine, name)
+        if position >= head:
+            return ProjectionStatus(name, position, head)
+        runner = self.runner(name)
+        try:
+            with lease(engine, name):
+                runner.catch_up(until=head)
+        except ProjectionBusy:
+            from projections.runner import wait_for_position
+
+            wait = timeout if timeout is not None else float(self.boot.settings.read_your_writes_timeout) * 3
+            try:
+                wait_for_position(engine, name, head, wait)
+            except ReadModelTimeout:
+                position = tracking_position(engine, name)
+                raise ReadModelStale(
+                    f"读模型落后于事件库（位置 {position} / {head}，差 {head - position} 条事件），"
+                    "投影进程正在追赶，请稍后再试；报表不以过时的数字出具",
+                    position=position,
+                    head=head,
+                ) from None
+        return ProjectionStatus(name, tracking_position(engine, name), head)
