@@ -10,13 +10,12 @@ of the same projection fail loudly at start.
 from __future__ import annotations
 
 import fcntl
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
@@ -113,6 +112,14 @@ def lease(engine: Engine, name: str) -> Iterator[None]:
             conn.commit()
 
 
+class StopSignal(Protocol):
+    """What run_forever needs of its stop signal: threading.Event, or a flag that signal handlers may set."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 class ProjectionRunner:
     def __init__(
         self, app: CaseApplication, engine: Engine, projection: CasesProjection | None = None, batch_size: int = 5000
@@ -166,7 +173,7 @@ class ProjectionRunner:
                 on_progress(self.position(), self.head())
         return total
 
-    def run_forever(self, stop: threading.Event, idle_sleep: float = 0.2) -> None:
+    def run_forever(self, stop: StopSignal, idle_sleep: float = 0.2) -> None:
         """Poll the log (SQLite has no subscription); sleep briefly only when caught up."""
         log.info("projector.started", projection=self.name, position=self.position())
         while not stop.is_set():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 
 import structlog
 
@@ -12,6 +10,7 @@ from domain.application import CaseApplication
 from projections.runner import ProjectionRunner, lease, make_engine
 from workers.logging import configure_logging
 from workers.settings import Settings
+from workers.stopping import StopFlag, stop_on_signals
 
 log = structlog.get_logger("oneseal.projector")
 
@@ -22,9 +21,8 @@ def main() -> int:
     app = CaseApplication(env=settings.event_store_env())
     batch = int(os.environ.get("ONESEAL_PROJECTION_BATCH", "5000"))
     runner = ProjectionRunner(app, make_engine(settings.read_model_url), batch_size=batch)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = StopFlag()  # not threading.Event: setting one from a signal handler can deadlock
+    stop_on_signals(stop)
     with lease(runner.engine, runner.name):
         runner.run_forever(stop)
     return 0
