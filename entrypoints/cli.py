@@ -49,6 +49,24 @@ out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from workers.stack_state import version
+
+        out.print(f"oneseal {version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="显示版本并退出")
+    ] = False,
+) -> None:
+    """OneSeal 一枚印章：政务服务办件流程引擎"""
+
+
 AsUser = Annotated[str, typer.Option("--as", help="办理人员编号（见 oneseal staff list）")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 CaseNo = Annotated[str, typer.Argument(help="办件编号")]
@@ -495,6 +513,24 @@ def up() -> None:
     raise typer.Exit(Stack(settings).run())
 
 
+@app.command("status")
+def status(as_json: JsonFlag = False) -> None:
+    """运行状态：进程、地址、启动时间、重启次数、读模型滞后（未运行时退出码 3）。"""
+    from workers.stack_control import status as stack_status
+
+    raise typer.Exit(stack_status(Settings.from_env(), as_json))
+
+
+@app.command("down")
+def down(
+    timeout: Annotated[float, typer.Option("--timeout", help="最多等待秒数")] = 10.0,
+) -> None:
+    """停止本数据目录上运行的 oneseal up（发送 SIGTERM 并等待其停止）。"""
+    from workers.stack_control import down as stack_down
+
+    raise typer.Exit(stack_down(Settings.from_env(), timeout))
+
+
 @app.command("worker")
 def worker() -> None:
     """只启动 Temporal 工作进程（连接已配置的 Temporal 服务）。"""
@@ -812,6 +848,10 @@ def main() -> None:
         app()
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if isinstance(e.code, str):  # SystemExit("message"): Python prints it; so must we, before os._exit
+            from rich.markup import escape
+
+            err.print(f"[bold red]✗[/] {escape(e.code)}", highlight=False)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
