@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -176,6 +175,14 @@ def lease(engine: Engine, name: str) -> Iterator[None]:
             conn.commit()
 
 
+class StopSignal(Protocol):
+    """What run_forever needs of its stop signal: threading.Event, or a flag that signal handlers may set."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 class ProjectionRunner:
     def __init__(self, app: EventLog, engine: Engine, projection: Projection, batch_size: int = 5000) -> None:
         self.app = app
@@ -226,7 +233,7 @@ class ProjectionRunner:
                 on_progress(self.position(), self.head())
         return total
 
-    def run_forever(self, stop: threading.Event, idle_sleep: float = 0.2) -> None:
+    def run_forever(self, stop: StopSignal, idle_sleep: float = 0.2) -> None:
         """Poll the log (SQLite has no subscription); sleep briefly only when caught up."""
         log.info("projector.started", projection=self.name, position=self.position())
         while not stop.is_set():

@@ -23,6 +23,19 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _number(name: str, default: str, *, integer: bool = False) -> float:
+    """A non-negative number, or a Chinese message naming the variable instead of a traceback."""
+    raw = _env(name, default)
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        kind = "非负整数" if integer else "非负数"
+        raise SystemExit(f"{name} 应为{kind}，而不是「{raw}」")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -37,6 +50,12 @@ class Settings:
     log_format: str
     read_your_writes_timeout: float = 10.0
     rules: TimeRules = field(default_factory=TimeRules)
+    # Supervision by `oneseal up` (docs/configuration.md).
+    stack_max_restarts: int = 5  # consecutive failed restarts of one child before up gives up
+    stack_backoff: float = 1.0  # first wait before a restart; doubles per consecutive failure
+    stack_backoff_max: float = 30.0
+    stack_stable_after: float = 60.0  # a child that ran this long had no "consecutive" failure
+    stack_stop_grace: float = 2.0  # seconds after SIGTERM before SIGKILL, per stop phase
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,6 +79,11 @@ class Settings:
             log_format=_env("ONESEAL_LOG_FORMAT", "console"),
             read_your_writes_timeout=float(_env("ONESEAL_READ_YOUR_WRITES_TIMEOUT", "10")),
             rules=rules_from_env(),
+            stack_max_restarts=int(_number("ONESEAL_STACK_MAX_RESTARTS", "5", integer=True)),
+            stack_backoff=_number("ONESEAL_STACK_BACKOFF", "1"),
+            stack_backoff_max=_number("ONESEAL_STACK_BACKOFF_MAX", "30"),
+            stack_stable_after=_number("ONESEAL_STACK_STABLE_AFTER", "60"),
+            stack_stop_grace=_number("ONESEAL_STACK_STOP_GRACE", "2"),
         )
 
     @property

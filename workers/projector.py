@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 
 import structlog
 
@@ -12,6 +10,7 @@ from projections.cases import CasesProjection
 from projections.runner import ProjectionRunner, lease, make_engine
 from services.bootstrap import Bootstrap
 from workers.logging import configure_logging
+from workers.stopping import StopFlag, stop_on_signals
 
 log = structlog.get_logger("oneseal.projector")
 
@@ -23,9 +22,8 @@ def main() -> int:
     runner = ProjectionRunner(
         boot.store, make_engine(boot.settings.read_model_url), CasesProjection(), batch_size=batch
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = StopFlag()  # not threading.Event: setting one from a signal handler can deadlock
+    stop_on_signals(stop)
     with lease(runner.engine, runner.name):
         runner.run_forever(stop)
     return 0

@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from entrypoints.cli.admin import import_app, projections_app, scenario_app
 from entrypoints.cli.cases import case_app, worklist_app
+from entrypoints.cli.common import err, out
 from entrypoints.cli.directory import matters_app, staff_app
 from entrypoints.cli.processes import processes_app
 from entrypoints.cli.reports import report_app
 
 app = typer.Typer(help="OneSeal 一枚印章：政务服务办件流程引擎", no_args_is_help=True, add_completion=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from workers.stack_state import version
+
+        out.print(f"oneseal {version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="显示版本并退出")
+    ] = False,
+) -> None:
+    """OneSeal 一枚印章：政务服务办件流程引擎"""
+
+
 app.add_typer(case_app, name="case")
 app.add_typer(matters_app, name="matters")
 app.add_typer(staff_app, name="staff")
@@ -35,6 +57,8 @@ def main() -> None:
         app()
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if isinstance(e.code, str):  # SystemExit("message"): Python prints it; so must we, before os._exit
+            err.print(f"[bold red]✗[/] {escape(e.code)}", highlight=False)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

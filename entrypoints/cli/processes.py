@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import typer
 
@@ -21,6 +22,22 @@ def up() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     raise typer.Exit(Stack(settings).run())
+
+
+@processes_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """运行状态：进程、地址、启动时间、重启次数、读模型滞后（未运行时退出码 3）。"""
+    from workers.stack_control import status as stack_status
+
+    raise typer.Exit(stack_status(Settings.from_env(), as_json))
+
+
+@processes_app.command("down")
+def down(timeout: Annotated[float, typer.Option("--timeout", help="最多等待秒数")] = 10.0) -> None:
+    """停止本数据目录上运行的 oneseal up（发送 SIGTERM 并等待其停止）。"""
+    from workers.stack_control import down as stack_down
+
+    raise typer.Exit(stack_down(Settings.from_env(), timeout))
 
 
 @processes_app.command("worker")
