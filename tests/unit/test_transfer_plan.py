@@ -103,3 +103,40 @@ def test_batches_must_keep_their_cut_overs_in_order() -> None:
     swapped = PLAN_YAML.replace('cut_over: "2020-07-01T00:00:00"', 'cut_over: "2020-05-01T00:00:00"')
     errors = parse(swapped).errors
     assert [(e.field, "须晚于第1批" in e.reason) for e in errors] == [("cut_over", True)]
+
+
+def test_the_shipped_maerkang_plan_has_177_items_of_20_departments_in_two_batches() -> None:
+    from datetime import date
+
+    from domain.catalogue import MatterKind
+    from domain.transfer.plan import read_plan_file, shipped_plan
+
+    catalogue, staff = default_catalogue(), default_staff()
+    p = read_plan_file(shipped_plan("maerkang-2020"), catalogue=catalogue, staff=staff)
+    assert (p.code, p.bureau, p.trial_start, p.trial_end) == (
+        "maerkang-2020",
+        "马尔康市行政审批局",
+        date(2020, 6, 1),
+        date(2020, 10, 31),
+    )
+    split = p.split()
+    assert len(p.items) == 177 and len(split) == 20 and [b.no for b in p.batches] == [1, 2]
+    assert sum(v[1] for v in split.values()) == 90 and sum(v[2] for v in split.values()) == 87
+    assert all(min(v.values()) == 0 for v in split.values())  # each department moves in one batch
+    # every item is a catalogued Maerkang licensing matter, so cases can be submitted for it
+    for item in p.items:
+        matter = catalogue.get(item.code)
+        assert (matter.kind, matter.authority.department, matter.authority.region) == (
+            MatterKind.LICENSING,
+            item.department,
+            "马尔康市",
+        )
+        assert item.personnel and all(staff.get(x.user_id).department == item.department for x in item.personnel)
+    maerkang_licensing = {
+        m.code
+        for m in catalogue.matters.values()
+        if m.authority.region == "马尔康市" and m.kind is MatterKind.LICENSING
+    }
+    assert maerkang_licensing == {i.code for i in p.items}
+    bureau_reviewers = [a for a in staff.all() if a.department == p.bureau and a.post == "reviewer"]
+    assert len(bureau_reviewers) >= 6
