@@ -26,6 +26,7 @@ from domain.parallel.errors import (
 )
 from domain.parallel.plan import Participant, ReformTarget, StagePlan, check_plan, standard_plan
 from domain.parallel.project import Project, project_id
+from domain.parallel.statistics import MonthFigures, ParallelFigures, handled_in_month, month_figures, month_of
 from domain.parallel.values import (
     DIVISIONS,
     REFORM_STAGES,
@@ -68,11 +69,13 @@ __all__ = [
     "DecisionInvalid",
     "DepartmentNotInStage",
     "InvestmentInvalid",
+    "MonthFigures",
     "NoticeItem",
     "Opinion",
     "OpinionAlreadyGiven",
     "OpinionInvalid",
     "OpinionsPending",
+    "ParallelFigures",
     "Participant",
     "Project",
     "ProjectClosed",
@@ -104,6 +107,9 @@ __all__ = [
     "check_plan",
     "format_yi",
     "from_fen",
+    "handled_in_month",
+    "month_figures",
+    "month_of",
     "next_timers",
     "open_tasks",
     "parse_investment",
