@@ -57,6 +57,7 @@ from domain.parallel.view import (
     WorkItem,
     next_timers,
     open_tasks,
+    reform_days_used,
     task_id,
     who_acts,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "open_tasks",
     "parse_investment",
     "project_id",
+    "reform_days_used",
     "standard_plan",
     "task_id",
     "to_fen",

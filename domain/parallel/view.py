@@ -9,10 +9,11 @@ Temporal's default converter round-trips are used: str, int, bool, datetime, Str
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.calendar import DayType, ServiceCalendar, to_local
 from domain.catalogue import Level
 from domain.parallel.plan import Participant
 from domain.parallel.values import (
@@ -25,6 +26,8 @@ from domain.parallel.values import (
     project_level_label,
 )
 from domain.staff import Actor, Assignment, Post, service_centre
+
+WORKING = DayType.WORKING
 
 
 class ProjectStatus(StrEnum):
@@ -185,6 +188,28 @@ class ReformView:
     overdue_marked_at: datetime | None = None
     final_days: int | None = None  # set when the construction permit stage is decided
 
+    @property
+    def exceeded(self) -> bool:
+        """Past the target: marked overdue by the timer, or finished beyond it."""
+        return self.overdue_marked_at is not None or (self.final_days or 0) > self.target_days
+
+
+def reform_days_used(view: ProjectView, at: datetime, calendar: ServiceCalendar) -> int:
+    """Working days on the reform clock at ``at``: decided stages 1–3, plus the open one up to ``at``'s day,
+    without the days the applicant spent supplementing (the same counting as the stage's ``used_days``)."""
+    r = view.reform
+    current = view.current_stage
+    if r.final_days is not None or current is None or current.stage not in REFORM_STAGES or not current.opened_day:
+        return r.final_days if r.final_days is not None else r.closed_days
+    opened = date.fromisoformat(current.opened_day)
+    today = to_local(at).date()
+    used = calendar.count_days(opened + timedelta(days=1), today + timedelta(days=1), WORKING, allow_provisional=True)
+    used -= current.suspended_days
+    if current.suspended_since is not None:
+        since = to_local(current.suspended_since).date()
+        used -= calendar.count_days(since, today + timedelta(days=1), WORKING, allow_provisional=True)
+    return r.closed_days + max(0, used)
+
 
 @dataclass(frozen=True)
 class ProjectView:
@@ -270,8 +295,11 @@ def task_id(code: str, stage: Stage, kind: TaskKind, department: str = "") -> st
     return f"{base}/{department}" if department else base
 
 
-def open_tasks(view: ProjectView) -> tuple[WorkItem, ...]:
-    """Every task that waits for somebody now, in stage order."""
+def open_tasks(view: ProjectView, *, include_applicant_steps: bool = False) -> tuple[WorkItem, ...]:
+    """Every task that waits for staff now: one per reviewing department, 督办 of the silent ones, and the
+    lead's decision once every opinion is in. Steps that wait for the applicant (the next stage's
+    application, the supplement to a notice) are not staff work until the applicant comes; ask for them
+    with ``include_applicant_steps`` (e.g. to show what a project waits for)."""
     if view.status.is_closed:
         return ()
     current = view.current_stage
@@ -293,9 +321,9 @@ def open_tasks(view: ProjectView) -> tuple[WorkItem, ...]:
         )
 
     if current.status is StageStatus.NOT_OPEN:
-        return (item(TaskKind.ACCEPT, current.lead_department, None),)
+        return (item(TaskKind.ACCEPT, current.lead_department, None),) if include_applicant_steps else ()
     if current.status is StageStatus.SUSPENDED:
-        return (item(TaskKind.SUPPLEMENT, current.lead_department, None),)
+        return (item(TaskKind.SUPPLEMENT, current.lead_department, None),) if include_applicant_steps else ()
     items: list[WorkItem] = []
     for t in current.tasks:
         if t.status is TaskStatus.REVIEWING:

@@ -27,6 +27,7 @@ from domain.parallel import (
     ProjectCodeInvalid,
     ProjectFieldInvalid,
     ProjectStatus,
+    ProjectView,
     ReformTarget,
     SilencePolicy,
     Stage,
@@ -39,9 +40,11 @@ from domain.parallel import (
     TaskStatus,
     TimerKind,
     TimerNotDue,
+    WorkItem,
     next_timers,
     open_tasks,
     project_id,
+    reform_days_used,
     standard_plan,
 )
 from domain.parallel.project import Project
@@ -130,7 +133,8 @@ def test_registration_records_the_plan_and_an_exact_amount() -> None:
     assert v.investment == Decimal("12345678.90") and v.investment_fen == 1234567890
     assert v.status is ProjectStatus.REGISTERED and v.level_label == "县（市）"
     assert [s.status for s in v.stages] == [StageStatus.NOT_OPEN] * 4
-    [task] = open_tasks(v)
+    assert open_tasks(v) == ()  # waiting for the applicant's stage application is nobody's work yet
+    [task] = open_tasks(v, include_applicant_steps=True)
     assert task.kind is TaskKind.ACCEPT and task.stage is S1 and task.admits(FRONT)
     assert next_timers(v) == ()
 
@@ -185,7 +189,9 @@ def test_five_departments_review_at_once_each_with_its_own_task_and_deadline() -
     assert v.stage(S1).status is StageStatus.APPROVED and v.stage(S1).outcome is not None
     assert v.stage(S1).used_days == 3  # (1 April, 7 April]: 2, 3 and 7 April; 4–6 April are holidays
     assert v.reform.closed_days == 3
-    assert [(t.kind, t.stage) for t in open_tasks(v)] == [(TaskKind.ACCEPT, Stage.CONSTRUCTION_PLANNING)]
+    assert open_tasks(v) == ()
+    accept = [(t.kind, t.stage) for t in open_tasks(v, include_applicant_steps=True)]
+    assert accept == [(TaskKind.ACCEPT, Stage.CONSTRUCTION_PLANNING)]
 
 
 def test_stages_open_only_in_order_and_once() -> None:
@@ -271,7 +277,9 @@ def test_corrections_of_several_departments_go_out_as_one_notice_and_stop_every_
     s = v.stage(S1)
     assert s.status is StageStatus.SUSPENDED and s.suspended_since == notice_at
     assert next_timers(v) == ()  # every clock stands
-    assert [t.kind for t in open_tasks(v)] == [TaskKind.SUPPLEMENT]
+    assert open_tasks(v) == ()
+    assert [t.kind for t in open_tasks(v, include_applicant_steps=True)] == [TaskKind.SUPPLEMENT]
+    assert reform_days_used(v, datetime(2020, 4, 8, 12, tzinfo=SHANGHAI), CAL) == 1  # 2 April; 3 April on paused
     refuses(p, StageSuspended, lambda: opinion(p, fg, "agree", notice_at, "during"), "补正")
     refuses(
         p,
@@ -312,6 +320,7 @@ def test_corrections_of_several_departments_go_out_as_one_notice_and_stop_every_
     s = p.view().stage(S1)
     assert s.used_days == 2  # (1 April, 9 April] has 5 working days, minus 3, 7, 8 April (paused)
     assert s.conditions == ((others[1], "落实水土保持措施"),)
+    assert reform_days_used(p.view(), datetime(2020, 5, 20, tzinfo=SHANGHAI), CAL) == 2 == p.view().reform.closed_days
 
 
 def test_silence_under_escalate_supervises_and_keeps_waiting() -> None:
@@ -458,3 +467,17 @@ def test_a_project_round_trips_through_the_event_store() -> None:
     assert again.view() == p.view()
     first = app.notification_log.select(start=1, limit=1)[0]
     assert orjson.loads(first.state)["investment_fen"] == 1234567890
+
+
+def test_the_view_crosses_temporal_unchanged() -> None:
+    """The workflow keeps the view (and its worklist rows) in its state: Temporal's default converter
+    must give back an equal value, so the view holds no date or Decimal fields."""
+    from temporalio.converter import DataConverter
+
+    p = opened()
+    opinion(p, "汶川县水务局", "needs_correction", T0, missing=["水土保持方案报告书"])
+    opinion(p, "汶川县林业和草原局", "disagree", T0, reason="占用公益林")
+    view, items = p.view(), list(open_tasks(p.view()))
+    converter = DataConverter.default.payload_converter
+    assert converter.from_payloads(converter.to_payloads([view]), [ProjectView]) == [view]
+    assert converter.from_payloads(converter.to_payloads([items]), [list[WorkItem]]) == [items]
