@@ -18,6 +18,7 @@ class Post(StrEnum):
     FRONT_DESK = "front_desk"  # 综合受理窗口
     REVIEWER = "reviewer"  # 审查审批岗 (back office of the competent department)
     OUTPUT_WINDOW = "output_window"  # 统一出件窗口
+    SUPERVISOR = "supervisor"  # 督查督办岗 of the service centre (督办 of parallel approval)
     SYSTEM = "system"  # timers acting on the law's behalf (§32 deemed acceptance, overdue)
 
     @property
@@ -26,6 +27,7 @@ class Post(StrEnum):
             Post.FRONT_DESK: "综合受理窗口",
             Post.REVIEWER: "审查审批岗",
             Post.OUTPUT_WINDOW: "统一出件窗口",
+            Post.SUPERVISOR: "督查督办岗",
             Post.SYSTEM: "系统",
         }[self]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from domain.catalogue import CATALOGUE_COLUMNS
 
-VERSION = "aba-demo-2020.2"
+VERSION = "aba-demo-2020.3"
 PREFECTURE = "阿坝州"
 # Region name -> administrative division code (GB/T 2260) of Aba prefecture's 13 counties/cities.
 COUNTIES = {
@@ -789,6 +789,66 @@ def maerkang_plan_yaml(items: list[MaerkangItem]) -> str:
     return "\n".join(out) + "\n"
 
 
+# ---- Parallel approval (并联审批) of construction projects -------------------------------------------
+# Self-contained block (issue 9): the matters of the four stages of 工程建设项目审批 for the prefecture and
+# every county, the departments that handle them, and a supervisor post (督办) at each service centre.
+# domain/parallel/plan.py (STANDARD_STAGES) groups these template codes into stages; ZJ-001 and ZRZY-001
+# above are reused. (template code, name, department suffix at prefecture level, at county level,
+# statutory days, promised days, materials); all licensing matters on working days, both levels.
+PARALLEL_TEMPLATES: list[tuple[str, str, str, str, int, int, list[str]]] = [
+    ("FG-001", "政府投资项目审批（项目建议书、可行性研究报告）", "发展和改革委员会", "发展和改革局", 20, 10,
+     ["项目审批申请文件", "可行性研究报告", "项目代码赋码信息"]),
+    ("ZRZY-002", "建设项目用地预审与选址意见书核发", "自然资源局", "自然资源局", 20, 10,
+     ["用地预审与选址申请表", "建设项目批准文件", "项目用地边界拐点坐标表", "节约集约用地论证分析"]),
+    ("STHJ-001", "建设项目环境影响评价文件审批", "生态环境局", "生态环境局", 60, 20,
+     ["环境影响评价审批申请", "环境影响报告书（表）", "公众参与说明"]),
+    ("SW-002", "生产建设项目水土保持方案审批", "水务局", "水务局", 20, 10,
+     ["水土保持方案审批申请", "水土保持方案报告书", "技术评审意见"]),
+    ("LC-001", "建设项目使用林地审核审批", "林业和草原局", "林业和草原局", 20, 15,
+     ["使用林地申请表", "使用林地可行性报告", "林地权属证明", "补偿协议"]),
+    ("ZRZY-003", "建设工程规划许可证核发", "自然资源局", "自然资源局", 20, 10,
+     ["建设工程规划许可申请表", "建设用地规划许可证", "设计方案总平面图", "土地权属证明"]),
+    ("RF-001", "人民防空工程建设审批（结建审批）", "人民防空办公室", "人民防空办公室", 20, 10,
+     ["人防工程建设审批申请表", "建设工程规划许可证", "人防工程设计文件"]),
+    ("JT-002", "涉路施工许可", "交通运输局", "交通运输局", 20, 10,
+     ["涉路施工许可申请书", "设计图纸及说明", "施工方案", "保障公路安全的技术评价报告"]),
+    ("ZJ-002", "施工图设计文件审查备案", "住房和城乡建设局", "住房和城乡建设局", 15, 5,
+     ["施工图设计文件", "施工图审查合格书", "勘察文件"]),
+    ("ZJ-003", "特殊建设工程消防设计审查", "住房和城乡建设局", "住房和城乡建设局", 15, 10,
+     ["消防设计审查申请表", "消防设计文件", "依法需要办理的行政许可批准文件"]),
+    ("RF-002", "人民防空工程施工图设计文件备案", "人民防空办公室", "人民防空办公室", 15, 5,
+     ["人防工程施工图备案表", "人防工程施工图审查意见"]),
+    ("ZJ-004", "房屋建筑和市政基础设施工程竣工验收备案", "住房和城乡建设局", "住房和城乡建设局", 15, 5,
+     ["竣工验收备案表", "工程竣工验收报告", "施工单位签署的工程质量保修书"]),
+    ("ZJ-005", "特殊建设工程消防验收", "住房和城乡建设局", "住房和城乡建设局", 15, 10,
+     ["消防验收申请表", "工程竣工验收报告", "涉及消防的建设工程竣工图纸"]),
+    ("ZRZY-004", "建设工程规划条件核实", "自然资源局", "自然资源局", 20, 10,
+     ["规划核实申请表", "竣工测量成果报告", "建设工程规划许可证"]),
+    ("RF-003", "人民防空工程竣工验收备案", "人民防空办公室", "人民防空办公室", 15, 5,
+     ["人防工程竣工验收备案表", "人防工程竣工验收报告"]),
+]  # fmt: skip
+
+
+def parallel_rows(region: str, region_code: str, level: str) -> list[tuple[list[str], str, str]]:
+    """The region's parallel-approval matters: (catalogue row, department, staff id stem)."""
+    rows = []
+    for code, name, prefecture_suffix, county_suffix, statutory, promised, materials in PARALLEL_TEMPLATES:
+        dept = department(region, prefecture_suffix if level == "prefecture" else county_suffix)
+        row = [f"{region_code}-{code}", name, "licensing", dept, level, region, str(statutory), str(promised),
+               "working", "|".join(materials)]  # fmt: skip
+        rows.append((row, dept, code.split("-")[0].lower()))
+    return rows
+
+
+def supervisor_staff(region: str, region_code: str) -> list[list[str]]:
+    """督查督办岗 of the region's service centre: receives 督办 of departments silent past their deadline."""
+    centre = f"{region}政务服务中心"
+    return [
+        [f"{region_code}-db-a", f"{region}督办员甲", centre, "supervisor", region],
+        [f"{region_code}-db-b", f"{region}督办员乙", centre, "supervisor", region],
+    ]
+
+
 def build_rows() -> tuple[list[list[str]], list[list[str]]]:
     matters: list[list[str]] = []
     departments: dict[str, dict[str, str]] = {}  # region -> department -> staff id stem
@@ -813,6 +873,9 @@ def build_rows() -> tuple[list[list[str]], list[list[str]]]:
                     "|".join(materials),
                 ]
             )
+        for row, dept, stem in parallel_rows(region, region_code, level):  # parallel approval block
+            departments.setdefault(region, {})[dept] = stem
+            matters.append(row)
     for item in maerkang_items():  # the Maerkang transfer's matters, after the templates' rows
         if item.new_matter is not None:
             matters.append(item.new_matter)
@@ -826,6 +889,7 @@ def build_rows() -> tuple[list[list[str]], list[list[str]]]:
             [f"{region_code}-qt-b", f"{region}综合窗口乙", centre, "front_desk", region],
             [f"{region_code}-cj-a", f"{region}出件窗口甲", centre, "output_window", region],
         ]
+        staff += supervisor_staff(region, region_code)  # parallel approval block
         for dept, stem in sorted(departments[region].items(), key=lambda kv: kv[1]):
             staff.append([f"{region_code}-{stem}-a", f"{dept}审批员甲", dept, "reviewer", region])
             staff.append([f"{region_code}-{stem}-b", f"{dept}审批员乙", dept, "reviewer", region])
