@@ -26,6 +26,7 @@ from projections.tables import CASES_TABLES, STAT_COUNTERS, case_facts
 
 NAME = "cases"
 TASK_BY_POST = {"front_desk": "intake", "reviewer": "review", "output_window": "delivery"}
+TASK_LABELS = {"intake": "受理", "review": "审查决定", "delivery": "出件"}
 FACT_COLUMNS = tuple(c.name for c in case_facts.c)
 BOOL_COLUMNS = ("on_time", "warned", "overdue", "imported", "demo", "deadline_provisional")
 StatKey = tuple[str, str, str, str, str, bool]
@@ -135,9 +136,9 @@ class CasesProjection:
                 "insert": f"INSERT INTO case_facts ({cols}) VALUES ({', '.join([p] * len(FACT_COLUMNS))})",
                 "upsert": f"INSERT INTO case_facts ({cols}) VALUES ({', '.join([p] * len(FACT_COLUMNS))}) "
                 f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-                "delete_tasks": "DELETE FROM worklist WHERE case_id IN ",
-                "insert_task": "INSERT INTO worklist (case_id, case_no, task, department, post, region, matter_name,"
-                f" assignee, opened_at, due_at, priority) VALUES ({', '.join([p] * 11)})",
+                "delete_tasks": "DELETE FROM case_tasks WHERE task_id IN ",
+                "insert_task": "INSERT INTO case_tasks (task_id, kind, ref, title, task, label, department, post,"
+                f" region, assignee, opened_at, due_at, priority) VALUES ({', '.join([p] * 13)})",
                 "insert_done": "INSERT INTO worklist_done (case_id, case_no, task, department, post, region,"
                 f" opened_at, done_at, done_by, outcome, notification_id) VALUES ({', '.join([p] * 11)})",
                 "upsert_stats": f"INSERT INTO service_stats ({', '.join(stat_cols)}) "
@@ -191,12 +192,14 @@ class CasesProjection:
         tasks = [
             (
                 r["case_id"],
+                "case",
                 r["case_no"],
+                r["matter_name"],
                 r["current_task"],
+                TASK_LABELS.get(r["current_task"], r["current_task"]),
                 r["task_department"],
                 r["task_post"],
                 r["region"],
-                r["matter_name"],
                 r["assignee"],
                 r["task_opened_at"],
                 r["task_due_at"],

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, Table, and_, func, literal_column, or_, select, union_all
 
 from projections.runner import ReadModelTimeout, wait_for_position
-from projections.tables import case_facts, projection_tracking, worklist
+from projections.tables import case_facts, case_tasks, projection_tracking
+
+# Every process's open-task table (same shape, ``projections.tables.task_table``); the worklist is their union.
+TASK_TABLES: list[Table] = [case_tasks]
 
 T = TypeVar("T")
 
@@ -61,14 +64,17 @@ class CaseRow:
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One open task of a post (AB岗: holder and backup see the same list)."""
+    """One open task of a post (AB岗: holder and backup see the same list), of any process."""
 
-    case_no: str
+    task_id: str
+    kind: str
+    ref: str
+    title: str
     task: str
+    label: str
     department: str
     post: str
     region: str
-    matter_name: str
     opened_at: datetime
     due_at: datetime | None
     priority: int  # 0 normal, 1 warned, 2 overdue
@@ -155,13 +161,23 @@ def search_cases(engine: Engine, q: CaseQuery) -> Page[CaseRow]:
 
 
 def worklist_for(engine: Engine, department: str, post: str, region: str, limit: int = 200) -> Page[WorkItem]:
-    """Open tasks of a post, most urgent first (overdue, warned, then by due time)."""
-    w = worklist.c
-    mine = and_(w.department == department, w.post == post, w.region == region)
-    q = select(worklist).where(mine).order_by(w.priority.desc(), w.due_at.is_(None), w.due_at, w.opened_at).limit(limit)
+    """Open tasks of a post across every process, most urgent first (overdue, warned, then by due time)."""
+    cols = [c.name for c in WorkItem.__dataclass_fields__.values()]  # type: ignore[attr-defined]
+    parts = [
+        select(*(t.c[c] for c in cols)).where(t.c.department == department, t.c.post == post, t.c.region == region)
+        for t in TASK_TABLES
+    ]
+    mine = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    q = (
+        select(mine)
+        .order_by(
+            mine.c.priority.desc(), mine.c.due_at.is_(None), mine.c.due_at, mine.c.opened_at, literal_column("task_id")
+        )
+        .limit(limit)
+    )
     with engine.connect() as conn:
         items = [WorkItem.of(r) for r in conn.execute(q)]
-        total = int(conn.execute(select(func.count()).select_from(worklist).where(mine)).scalar_one())
+        total = int(conn.execute(select(func.count()).select_from(mine)).scalar_one())
     return Page(items, total)
 
 

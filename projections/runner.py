@@ -234,17 +234,7 @@ class ProjectionRunner:
         return total
 
     def run_forever(self, stop: StopSignal, idle_sleep: float = 0.2) -> None:
-        """Poll the log (SQLite has no subscription); sleep briefly only when caught up."""
-        log.info("projector.started", projection=self.name, position=self.position())
-        while not stop.is_set():
-            try:
-                n = self.step()
-            except TrackingConflict as e:
-                log.error("projector.conflict", projection=self.name, reason=str(e))
-                raise
-            if n == 0:
-                stop.wait(idle_sleep)
-        log.info("projector.stopped", projection=self.name, position=self.position())
+        run_all([self], stop, idle_sleep)
 
     def rebuild(self, on_progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the read model, replay it from position zero."""
@@ -268,3 +258,21 @@ def wait_for_position(engine: Engine, name: str, notification_id: int, timeout: 
             )
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+def run_all(runners: list[ProjectionRunner], stop: StopSignal, idle_sleep: float = 0.2) -> None:
+    """Poll the log for every projection in turn (SQLite has no subscription); sleep only when all are caught up."""
+    for r in runners:
+        log.info("projector.started", projection=r.name, position=r.position())
+    while not stop.is_set():
+        moved = 0
+        for r in runners:
+            try:
+                moved += r.step()
+            except TrackingConflict as e:
+                log.error("projector.conflict", projection=r.name, reason=str(e))
+                raise
+        if moved == 0:
+            stop.wait(idle_sleep)
+    for r in runners:
+        log.info("projector.stopped", projection=r.name, position=r.position())

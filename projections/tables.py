@@ -81,22 +81,33 @@ service_stats = Table(
     *(Column(name, Integer, nullable=False, default=0) for name in STAT_COUNTERS),
 )
 
-worklist = Table(
-    "worklist",
-    metadata,
-    Column("case_id", String(32), primary_key=True),
-    Column("case_no", String(64), nullable=False),
-    Column("task", String(16), nullable=False),
-    Column("department", String(100), nullable=False),
-    Column("post", String(24), nullable=False),
-    Column("region", String(32), nullable=False),
-    Column("matter_name", String(200), nullable=False),
-    Column("assignee", String(64)),
-    Column("opened_at", DateTime, nullable=False),
-    Column("due_at", DateTime),
-    Column("priority", Integer, nullable=False),  # 0 normal, 1 warned, 2 overdue
-    Index("ix_worklist_post", "department", "post", "region", "priority", "due_at"),
-)
+
+def task_table(name: str) -> Table:
+    """A table of open tasks, one row per task, each naming who may act (department, post, region).
+
+    Every process's projection owns one (cases, transfer supervision, project opinions …) with this
+    shape; the worklist is the union of all of them (``projections.queries.worklist_for``)."""
+    return Table(
+        name,
+        metadata,
+        Column("task_id", String(160), primary_key=True),
+        Column("kind", String(16), nullable=False),  # case | supervision | project …
+        Column("ref", String(64), nullable=False),  # the case number, the project code …
+        Column("title", String(200), nullable=False),  # what it is about (the matter's name …)
+        Column("task", String(24), nullable=False),  # intake | review | delivery | opinion | claim …
+        Column("label", String(40), nullable=False),  # the task as staff read it (受理, 审查决定 …)
+        Column("department", String(100), nullable=False),
+        Column("post", String(24), nullable=False),
+        Column("region", String(32), nullable=False),
+        Column("assignee", String(64)),  # a person, once claimed; the post otherwise (AB岗)
+        Column("opened_at", DateTime, nullable=False),
+        Column("due_at", DateTime),
+        Column("priority", Integer, nullable=False),  # 0 normal, 1 warned, 2 overdue
+        Index(f"ix_{name}_post", "department", "post", "region", "priority", "due_at"),
+    )
+
+
+case_tasks = task_table("case_tasks")
 
 worklist_done = Table(
     "worklist_done",
@@ -130,4 +141,4 @@ projection_schema = Table(
     Column("fingerprint", String(64), nullable=False),  # of the projection's table definitions
 )
 
-CASES_TABLES: tuple[Table, ...] = (case_facts, service_stats, worklist, worklist_done)
+CASES_TABLES: tuple[Table, ...] = (case_facts, service_stats, case_tasks, worklist_done)

@@ -18,7 +18,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from domain.cases.application import CaseApplication
-from projections.cases import CasesProjection
 from projections.runner import ReadModelOutdated, ensure_schema, make_engine
 from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable
 from services.settings import Settings
@@ -70,8 +69,11 @@ class Bootstrap:
     @cached_property
     def read_models(self) -> Engine:
         engine = make_engine(self.settings.read_model_url)
+        from services.projections import PROJECTIONS
+
         try:
-            ensure_schema(engine, CasesProjection(), CaseApplication.name)
+            for make in PROJECTIONS.values():
+                ensure_schema(engine, make(), CaseApplication.name)
         except ReadModelOutdated as e:
             raise ReadModelUnreadable(str(e)) from None
         except (OperationalError, DatabaseError) as e:

@@ -8,13 +8,21 @@ from typing import TYPE_CHECKING
 
 from domain.errors import InvalidValue
 from projections.cases import CasesProjection
-from projections.runner import ProjectionBusy, ProjectionRunner, ReadModelTimeout, lease, tracking_position
+from projections.runner import (
+    Projection,
+    ProjectionBusy,
+    ProjectionRunner,
+    ReadModelTimeout,
+    lease,
+    tracking_position,
+)
 from services.errors import ReadModelStale
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
 
-PROJECTIONS = {CasesProjection.name: CasesProjection}
+# Every read model the projector keeps up to date, by name (each with its own tracking position and lease).
+PROJECTIONS: dict[str, Callable[[], Projection]] = {CasesProjection.name: CasesProjection}
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class ScenarioService:
         if not 0 < scale <= 1:
             raise InvalidValue(f"比例须在 (0, 1] 之间，而不是 {scale}", field="scale")
         self._refuse_foreign_data()
+        _ = self.boot.store  # a drive writes: open (and on a fresh data directory create) the store first
         reports = self.boot.reports
         month = _this_month()
         before = reports.totals(month, include_demo=True)

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from domain.calendar import ServiceCalendar, default_calendar
@@ -24,10 +23,10 @@ from domain.cases.legacy import HistoricalCase, ImportRecord
 from domain.cases.model import CaseView, TimeRules, case_id
 from domain.cases.steps import StepRequest, SubmitCase
 from domain.catalogue import Catalogue, default_catalogue
-from domain.errors import CaseAlreadyExists, CaseNotFound, DomainError, UnknownActor
+from domain.errors import CaseAlreadyExists, CaseNotFound, UnknownActor
+from domain.handlers import Outcome, execute
 from domain.staff import Actor, Assignment, StaffDirectory, default_staff
 
-MAX_CONFLICT_RETRIES = 10
 _COMMON = {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", "at", "command_id",
            "awaiting"}  # fmt: skip
 
@@ -100,39 +99,28 @@ class CaseApplication(Application[Any]):
         """收件: routed to whoever is competent for the matter at this moment."""
         req = replace(req, actor=self._actor(req.actor))
         matter = self.catalogue.get(req.matter_code)
-        existing = self._find(req.case_no)
-        if existing is not None:
-            return self._already(existing, req.case_no, command_id)
-        case = Case.submit(
-            req,
-            matter=matter,
-            authority=self.catalogue.competent_authority(req.matter_code, at),
-            ctx=self._context(at, command_id, rules),
-        )
-        try:
-            recordings = self.save(case)
-        except IntegrityError:
-            # A concurrent or earlier attempt created it: answer as that attempt would have.
-            return self._already(self._get(req.case_no), req.case_no, command_id)
-        return CommandOutcome(case.view(), True, recordings[-1].notification.id)
+
+        def taken(_: Case) -> None:
+            raise CaseAlreadyExists(f"办件编号「{req.case_no}」已存在", case_no=req.case_no)
+
+        def create() -> Case:
+            authority = self.catalogue.competent_authority(req.matter_code, at)
+            return Case.submit(req, matter=matter, authority=authority, ctx=self._context(at, command_id, rules))
+
+        out = execute(self, case_id(req.case_no), command_id, taken, missing=lambda: self._missing(req.case_no),
+                      create=create)  # fmt: skip
+        return CommandOutcome(out.aggregate.view(), out.recorded, out.notification_id)
 
     def execute(
         self, case_no: str, req: StepRequest, *, at: datetime, command_id: str, rules: TimeRules
     ) -> CommandOutcome:
-        """Load → (already done? answer) → step → save; reload and retry on a version conflict."""
+        """One step on one case, exactly once (``domain.handlers.execute``)."""
         req = replace(req, actor=self._actor(req.actor))
         ctx = self._context(at, command_id, rules)
-        for _ in range(MAX_CONFLICT_RETRIES):
-            case = self._get(case_no)
-            if case.has_processed(command_id):
-                return CommandOutcome(case.view(), False, None)
-            case.take(req, ctx)
-            try:
-                recordings = self.save(case)
-            except IntegrityError:
-                continue
-            return CommandOutcome(case.view(), True, recordings[-1].notification.id if recordings else None)
-        raise DomainError(f"办件「{case_no}」并发修改过多，请稍后重试", code="CASE_CONFLICT")
+        out: Outcome[Case] = execute(
+            self, case_id(case_no), command_id, lambda c: c.take(req, ctx), missing=lambda: self._missing(case_no)
+        )
+        return CommandOutcome(out.aggregate.view(), out.recorded, out.notification_id)
 
     def import_cases(
         self, records: list[ImportRecord], *, batch: str, skip_conflicts: bool = False, chunk: int = 500
@@ -205,22 +193,15 @@ class CaseApplication(Application[Any]):
     def _context(self, at: datetime, command_id: str, rules: TimeRules) -> StepContext:
         return StepContext(at=at, command_id=command_id, calendar=self.calendar, rules=rules)
 
-    def _already(self, existing: Case, case_no: str, command_id: str) -> CommandOutcome:
-        if existing.has_processed(command_id):
-            return CommandOutcome(existing.view(), False, None)
-        raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no)
-
-    def _find(self, case_no: str) -> Case | None:
-        try:
-            return self._get(case_no)
-        except CaseNotFound:
-            return None
+    @staticmethod
+    def _missing(case_no: str) -> CaseNotFound:
+        return CaseNotFound(f"未找到办件「{case_no}」", case_no=case_no)
 
     def _get(self, case_no: str) -> Case:
         try:
             case: Case = self.repository.get(case_id(case_no))
         except AggregateNotFoundError:
-            raise CaseNotFound(f"未找到办件「{case_no}」", case_no=case_no) from None
+            raise self._missing(case_no) from None
         return case
 
     def _actor(self, actor: Actor) -> Actor:

@@ -368,10 +368,9 @@ def worklist(user: AsUser, as_json: JsonFlag = False) -> None:
         print_json([i.__dict__ for i in page.items])
         return
     shown = f"显示 {len(page.items)} / 共 {page.total} 件" if page.total > len(page.items) else f"共 {page.total} 件"
-    t = table(f"{actor.describe()} 的待办（{shown}）", "优先级", code_column("办件编号", [i.case_no for i in page.items]),
+    t = table(f"{actor.describe()} 的待办（{shown}）", "优先级", code_column("编号", [i.ref for i in page.items]),
               "事项", "环节", ("到期", {"no_wrap": True}))  # fmt: skip
-    labels = {"intake": "受理", "review": "审查决定", "delivery": "出件"}
     for i in page.items:
         prio = ["", "[yellow]预警[/]", "[red]超期[/]"][i.priority]
-        t.add_row(prio, safe(i.case_no), safe(i.matter_name), labels.get(i.task, i.task), local(i.due_at))
+        t.add_row(prio, safe(i.ref), safe(i.title), safe(i.label), local(i.due_at))
     out.print(t)

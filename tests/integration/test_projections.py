@@ -22,7 +22,7 @@ from domain.cases.application import CaseApplication
 from domain.cases.model import CaseView
 from projections.cases import CasesProjection
 from projections.runner import ProjectionBusy, ProjectionRunner, TrackingConflict, lease, make_engine
-from projections.tables import case_facts, service_stats, worklist, worklist_done
+from projections.tables import case_facts, case_tasks, service_stats, worklist_done
 
 from .conftest import PG_ADMIN
 from .support import seed_live_cases
@@ -77,7 +77,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         return {
             "facts": sorted(tuple(r) for r in conn.execute(select(case_facts))),
             "stats": sorted(tuple(r) for r in conn.execute(select(service_stats))),
-            "worklist": sorted(tuple(r) for r in conn.execute(select(worklist))),
+            "worklist": sorted(tuple(r) for r in conn.execute(select(case_tasks))),
             "done": sorted(tuple(r)[1:] for r in conn.execute(select(worklist_done))),
         }
 
@@ -85,7 +85,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
 def recompute(stores: Stores, until: int) -> dict[str, Any]:
     engine = make_engine(stores.spare_read_model_url)
     with engine.begin() as conn:  # start from nothing
-        for t in ("worklist_done", "worklist", "service_stats", "case_facts", "projection_tracking"):
+        for t in ("worklist_done", "case_tasks", "service_stats", "case_facts", "projection_tracking"):
             conn.execute(text(f"DROP TABLE IF EXISTS {t}"))
     runner = ProjectionRunner(stores.app, engine, CasesProjection(), batch_size=1000)
     runner.catch_up(until=until)
@@ -148,7 +148,7 @@ def test_sigkilled_projector_neither_loses_nor_double_counts(stores: Stores) -> 
         assert sum(r[0] for r in sums) == sum(1 for c in cases if c.accepted_at)
         assert sum(r[1] for r in sums) == sum(1 for c in cases if c.status == "completed")
         assert conn.execute(select(case_facts.c.case_no)).all().__len__() == len(numbers) == 2200
-        open_tasks = conn.execute(select(worklist.c.case_no)).all()
+        open_tasks = conn.execute(select(case_tasks.c.ref)).all()
         assert len(open_tasks) == sum(1 for c in cases if c.awaiting)
 
 
