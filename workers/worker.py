@@ -20,6 +20,10 @@ from workflows.case_activities import CaseActivities
 log = structlog.get_logger("oneseal.worker")
 
 
+# Every workflow the worker runs (and every recorded history replays against: tests/replay/).
+WORKFLOWS: list[type] = [CaseWorkflow]
+
+
 def build_worker(
     client: Client,
     app: CaseApplication,
@@ -33,7 +37,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CaseWorkflow],
+        workflows=WORKFLOWS,
         activities=[activities.case_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
