@@ -1,10 +1,12 @@
-"""The monthly bulletin's section 全州政务服务工作完成情况, computed from the read models.
+"""The monthly bulletin's sections 全州政务服务工作完成情况 and 全州并联审批工作情况, from the read models.
 
 Definitions (docs/bulletin.md): accepted = cases accepted (受理) in the month; completed = cases
 completed (办结: the decision handed over) in the month; the completion rate is the bulletin's own
 *period* rate, completed in the month ÷ accepted in the month. Also offered: the cohort rate (of the
 cases accepted in the month, the share completed by now) and the on-time rate (completed in the
 month within the promised time limit ÷ completed in the month). Months are cut in Beijing time.
+Parallel approval: a project is handled in the month when one of its stages was decided then (each
+project once), with its total investment, exact in fen and shown in 亿元 half-up (``projections.projects``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from projections.projects import ParallelLine, parallel_lines
 from projections.tables import service_stats
 
-SCHEMA = "oneseal.bulletin/1"
+SCHEMA = "oneseal.bulletin/2"  # /2: the parallel-approval section, and the CSV's section column (data-formats.md)
 PREFECTURE = "阿坝州"
 COUNTY_ORDER = ["马尔康市", "汶川县", "理县", "茂县", "松潘县", "九寨沟县", "金川县", "小金县", "黑水县", "壤塘县",
                 "阿坝县", "若尔盖县", "红原县"]  # fmt: skip
@@ -99,6 +102,7 @@ def bulletin(
         if level == "county":
             per_region.setdefault(reg, Figures()).add(f)
     order = {r: i for i, r in enumerate(COUNTY_ORDER)}
+    parallel = parallel_section(engine, month, region, include_demo=include_demo)
     return {
         "schema": SCHEMA,
         "month": month,
@@ -118,15 +122,46 @@ def bulletin(
                 by_dept.items(), key=lambda kv: (kv[0][0] != "prefecture", order.get(kv[0][1], -1), kv[0][2])
             )
         ],
+        "parallel_approval": parallel,
         "notes": NOTES,
     }
 
+
+def parallel_section(engine: Engine, month: str, region: str | None, *, include_demo: bool) -> dict[str, Any]:
+    """全州并联审批工作情况: projects handled in the month and their investment, by level and region."""
+    lines = parallel_lines(engine, month, region, include_demo=include_demo)
+    total, prefecture, counties = ParallelLine(), ParallelLine(), ParallelLine()
+    per_region: dict[str, ParallelLine] = {}
+    for (level, reg), line in lines.items():
+        total = total.plus(line)
+        if level == "prefecture":
+            prefecture = prefecture.plus(line)
+        else:
+            counties = counties.plus(line)
+            per_region[reg] = per_region.get(reg, ParallelLine()).plus(line)
+    order = {r: i for i, r in enumerate(COUNTY_ORDER)}
+    return {
+        "definition": PARALLEL_DEFINITION,
+        "prefecture_wide": total.to_json(),
+        "prefecture_level": prefecture.to_json(),
+        "counties": counties.to_json(),
+        "by_county": [
+            {"region": r, **f.to_json()} for r, f in sorted(per_region.items(), key=lambda kv: order.get(kv[0], 99))
+        ],
+    }
+
+
+PARALLEL_DEFINITION = (
+    "本月办理的并联审批项目：本月（北京时间）至少有一个审批阶段作出决定（通过或不予通过）的项目，每个项目只计一次；"
+    "完成投资额为这些项目登记的总投资之和，按分精确求和后以亿元为单位四舍五入保留两位小数。"
+)
 
 NOTES = [
     "办结率 = 本月办结件数 ÷ 本月受理件数（与月度通报口径一致，本月办结件中可含上月受理的办件），四舍五入保留一位小数。",
     "受理批次办结率 = 本月受理的办件中截至统计时已办结的件数 ÷ 本月受理件数。",
     "按时办结率 = 本月在承诺时限内办结的件数 ÷ 本月办结件数（中止计时的天数不计入时限）。",
     "月份按北京时间划分；不予受理、撤回的申请不计入受理和办结件数。",
+    "并联审批：" + PARALLEL_DEFINITION,
 ]
 
 
@@ -171,8 +206,52 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"{d['accepted']} | {d['completed']} | {_pct(d['completion_rate'])} | "
             f"{_pct(d['cohort_completion_rate'])} | {_pct(d['on_time_rate'])} |"
         )
+    lines += ["", *_parallel_markdown(data)]
     lines += ["", "注："] + [f"{i}. {n}" for i, n in enumerate(data["notes"], start=1)]
     return "\n".join(lines) + "\n"
+
+
+def _parallel_markdown(data: dict[str, Any]) -> list[str]:
+    """The section in the bulletin's own words: 4月，全州共办理522个并联审批项目，完成投资额58.69亿元。…"""
+    p, m, region = data.get("parallel_approval"), _month_label(data["month"]), data["region"]
+    if not p:
+        return []
+    w, pref = p["prefecture_wide"], p["prefecture_level"]
+    if not region:
+        lines = [
+            "●全州并联审批工作情况",
+            "",
+            f"{m}，全州共办理{w['projects']}个并联审批项目，完成投资额{w['investment_yi']}亿元。"
+            f"其中，州本级办理{pref['projects']}个，完成投资额{pref['investment_yi']}亿元。",
+        ]
+    else:
+        lines = [
+            f"●{region}并联审批工作情况",
+            "",
+            f"{m}，{region}共办理{w['projects']}个并联审批项目，完成投资额{w['investment_yi']}亿元。",
+        ]
+    if p["by_county"] and not region:
+        lines += ["", "各县（市）并联审批："]
+        lines += [
+            f"- {r['region']}办理{r['projects']}个并联审批项目，完成投资额{r['investment_yi']}亿元。"
+            for r in p["by_county"]
+        ]
+    lines += ["", "| 层级 | 地区 | 项目（个） | 完成投资额（亿元） | 总投资（元，精确） |", "|---|---|---|---|---|"]
+    for level, scope, f in _parallel_rows(data):
+        lines.append(f"| {level} | {scope} | {f['projects']} | {f['investment_yi']} | {f['investment_yuan']} |")
+    return lines
+
+
+def _parallel_rows(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    p = data.get("parallel_approval") or {}
+    if not p:
+        return []
+    rows = [("合计", data["region"] or "全州", p["prefecture_wide"])]
+    if not data["region"]:
+        rows += [("合计", "州本级", p["prefecture_level"]), ("合计", "县（市）", p["counties"])]
+    if not data["region"]:
+        rows += [("县（市）", r["region"], r) for r in p["by_county"]]
+    return rows
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -210,6 +289,8 @@ def render_html(data: dict[str, Any]) -> str:
 
 DEPT_COLUMNS = ["level", "region", "department", "accepted", "completed", "completion_rate",
                 "cohort_completion_rate", "on_time_rate"]  # fmt: skip
+# CSV of schema /2: a section column first, the parallel-approval figures last (empty where not applicable).
+CSV_COLUMNS = ["section", *DEPT_COLUMNS, "projects", "investment_yuan", "investment_yi"]
 
 
 def _dept_rows(data: dict[str, Any]) -> list[list[Any]]:
@@ -250,8 +331,11 @@ def _dept_rows(data: dict[str, Any]) -> list[list[Any]]:
 def render_csv(data: dict[str, Any]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(DEPT_COLUMNS)
-    w.writerows(_dept_rows(data))
+    w.writerow(CSV_COLUMNS)
+    w.writerows(["service", *row, "", "", ""] for row in _dept_rows(data))
+    for level, scope, f in _parallel_rows(data):
+        w.writerow(["parallel_approval", level, scope, "", "", "", "", "", "", f["projects"], f["investment_yuan"],
+                    f["investment_yi"]])  # fmt: skip
     return out.getvalue()
 
 
@@ -268,6 +352,11 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     sheet.append(["层级", "地区", "部门", "受理", "办结", "办结率%", "受理批次办结率%", "按时办结率%"])
     for row in _dept_rows(data):
         sheet.append(row)
+    parallel = wb.create_sheet("并联审批")
+    parallel.append(["层级", "地区", "项目（个）", "完成投资额（亿元）", "总投资（元，精确）"])
+    for level, scope, f in _parallel_rows(data):
+        # Exact amounts stay text: a spreadsheet number is a float.
+        parallel.append([level, scope, f["projects"], f["investment_yi"], f["investment_yuan"]])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

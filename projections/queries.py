@@ -13,11 +13,12 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, Table, and_, func, literal_column, or_, select, union_all
 
+from projections.project_tables import project_tasks
 from projections.runner import ReadModelTimeout, wait_for_position
 from projections.tables import case_facts, case_tasks, projection_tracking
 
 # Every process's open-task table (same shape, ``projections.tables.task_table``); the worklist is their union.
-TASK_TABLES: list[Table] = [case_tasks]
+TASK_TABLES: list[Table] = [case_tasks, project_tasks]
 
 T = TypeVar("T")
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from services.cases import CaseService
     from services.directory import DirectoryService
     from services.imports import ImportService
+    from services.parallel import ParallelService
     from services.projections import ProjectionService
     from services.reports import ReportService
     from services.scenarios import ScenarioService
@@ -127,6 +128,12 @@ class Bootstrap:
         from services.scenarios import ScenarioService
 
         return ScenarioService(self)
+
+    @cached_property
+    def parallel(self) -> ParallelService:
+        from services.parallel import ParallelService
+
+        return ParallelService(self)
 
     @cached_property
     def projections(self) -> ProjectionService:

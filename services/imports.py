@@ -15,6 +15,7 @@ from services.errors import TemporalUnreachable
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
+    from services.parallel import ProjectLoadReport
 
 
 class ImportRefused(DomainError):
@@ -35,6 +36,7 @@ class ImportReport:
     outcome: ImportOutcome = field(default_factory=ImportOutcome)
     adopted: list[str] = field(default_factory=list)
     adoption_pending: int = 0  # open cases not taken over (Temporal was not reachable)
+    projects: ProjectLoadReport | None = None  # a scenario's parallel-approval projects, when it has some
 
 
 class ImportService:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from domain.errors import InvalidValue
 from projections.cases import CasesProjection
+from projections.projects import ProjectsProjection
 from projections.runner import (
     Projection,
     ProjectionBusy,
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
 
 # Every read model the projector keeps up to date, by name (each with its own tracking position and lease).
-PROJECTIONS: dict[str, Callable[[], Projection]] = {CasesProjection.name: CasesProjection}
+PROJECTIONS: dict[str, Callable[[], Projection]] = {
+    CasesProjection.name: CasesProjection,
+    ProjectsProjection.name: ProjectsProjection,
+}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,10 @@ class ReportService:
 
     def _fresh(self) -> dict[str, Any]:
         self.boot.require_data()
-        status = self.boot.projections.ensure_fresh()
+        from services.projections import PROJECTIONS
+
+        # Every read model the bulletin reads (cases, projects) must have reached the store's head.
+        status = min((self.boot.projections.ensure_fresh(name) for name in PROJECTIONS), key=lambda s: s.position)
         return {
             "position": status.position,
             "head": status.head,

@@ -70,13 +70,16 @@ class ScenarioService:
         return SCENARIOS[name]
 
     async def load(self, name: str, *, adopt: bool = True) -> ImportReport:
-        """Generate the scenario's month (deterministic from its seed) and import it as batch ``name``."""
+        """Generate the scenario's month (deterministic from its seed) and import it as batch ``name``, with
+        its parallel-approval projects (recorded through the Project aggregate)."""
         scenario = self.get(name)
         text = generate_csv(scenario, self.boot.store.catalogue, self.boot.store.calendar)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{name}.csv"
             path.write_text(text, encoding="utf-8")
-            return await self.boot.imports.import_file(path, batch=name, adopt=adopt)
+            report = await self.boot.imports.import_file(path, batch=name, adopt=adopt)
+        report.projects = await self.boot.parallel.load_scenario(name, adopt=adopt)
+        return report
 
     async def drive(
         self,

@@ -1,4 +1,4 @@
-"""The Temporal worker: CaseWorkflow plus the case activities, on one task queue."""
+"""The Temporal worker: every process's workflows and activities (cases, parallel approval) on one task queue."""
 
 from __future__ import annotations
 
@@ -11,17 +11,20 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from domain.cases.application import CaseApplication
+from domain.parallel.commands import ProjectCommands
 from services.bootstrap import Bootstrap
 from services.settings import Settings
 from workers.logging import configure_logging
 from workflows.case import CaseWorkflow
 from workflows.case_activities import CaseActivities
+from workflows.parallel import ParallelApprovalWorkflow
+from workflows.parallel_activities import ProjectActivities
 
 log = structlog.get_logger("oneseal.worker")
 
 
 # Every workflow the worker runs (and every recorded history replays against: tests/replay/).
-WORKFLOWS: list[type] = [CaseWorkflow]
+WORKFLOWS: list[type] = [CaseWorkflow, ParallelApprovalWorkflow]
 
 
 def build_worker(
@@ -34,11 +37,12 @@ def build_worker(
 ) -> Worker:
     """One place that wires workflows to activities; tests use it too, with their own store and queue."""
     activities = CaseActivities(app, crash_after_commit_once=crash_after_commit_once)
+    projects = ProjectActivities(ProjectCommands.over(app), crash_after_commit_once=crash_after_commit_once)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[activities.case_command],
+        activities=[activities.case_command, projects.project_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
     )

@@ -103,3 +103,15 @@ class TimerNotDue(DomainError):
     """A timer step (silence, reform-target warning or overdue) before its moment, or already taken."""
 
     code = "PROJECT_TIMER_NOT_DUE"
+
+
+class ProjectNotFound(DomainError):
+    """No project with this code has been registered."""
+
+    code = "PROJECT_NOT_FOUND"
+
+
+class ProjectAlreadyExists(DomainError):
+    """A project code is registered once: the code is the project's lifetime id."""
+
+    code = "PROJECT_ALREADY_EXISTS"

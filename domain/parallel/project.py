@@ -56,7 +56,7 @@ def project_id(code: str) -> UUID:
 
 class Project(Aggregate):
     class Event(Recorded):
-        pass
+        LABEL = ""  # what the timeline calls this fact
 
     class StageEvent(Event):
         """Every event after registration concerns one stage."""
@@ -64,6 +64,7 @@ class Project(Aggregate):
         stage: str
 
     class Registered(Aggregate.Created, Event):
+        LABEL = "项目登记"
         code: str
         name: str
         owner: str
@@ -73,9 +74,13 @@ class Project(Aggregate):
         stages: list[dict[str, Any]]
         reform_target_days: int
         reform_warning_days: int
+        demo: bool = False  # registered by a demonstration drive: out of the bulletin unless asked
+        batch: str = ""  # the scenario (or import) that loaded it; "" for a project registered live
 
     class StageAccepted(StageEvent):
         """The lead (through the one window) accepted the stage application; every department starts."""
+
+        LABEL = "阶段受理"
 
         materials: list[str]
         opened_day: str
@@ -126,6 +131,8 @@ class Project(Aggregate):
     class OpinionGiven(StageEvent):
         """A department's final opinion: agree, agree with conditions, or disagree."""
 
+        LABEL = "出具审查意见"
+
         department: str
         opinion: str
         conditions: str = ""
@@ -147,6 +154,8 @@ class Project(Aggregate):
     class CorrectionRequested(StageEvent):
         """A department needs materials; it reviews again after the merged notice is answered."""
 
+        LABEL = "要求补正材料"
+
         department: str
         materials: list[str]
 
@@ -165,6 +174,8 @@ class Project(Aggregate):
     class CorrectionNoticeIssued(StageEvent):
         """ONE notice to the applicant listing every department's missing materials; the clocks stop."""
 
+        LABEL = "一次性告知（汇总）"
+
         lead_department: str
         items: list[dict[str, Any]]  # department, materials
 
@@ -180,6 +191,8 @@ class Project(Aggregate):
 
     class Supplemented(StageEvent):
         """The applicant supplied everything listed; clocks restart, every deadline moved by the pause."""
+
+        LABEL = "补正材料"
 
         materials: list[str]
         suspended_days: int
@@ -229,6 +242,8 @@ class Project(Aggregate):
     class Escalated(StageEvent):
         """督办: the department is past its deadline; the lead and the centre's supervisor chase it."""
 
+        LABEL = "逾期督办"
+
         department: str
         due_at: datetime
         assignments: list[dict[str, str]]
@@ -239,6 +254,8 @@ class Project(Aggregate):
 
     class DeemedConsent(StageEvent):
         """No opinion by the deadline counts as consent, under the named rule."""
+
+        LABEL = "逾期视为同意"
 
         department: str
         due_at: datetime
@@ -258,6 +275,8 @@ class Project(Aggregate):
 
     class StageDecided(StageEvent):
         """The lead's decision; a denial ends the project, approval of 竣工验收 completes it."""
+
+        LABEL = "阶段决定"
 
         outcome: str
         reason: str
@@ -297,6 +316,7 @@ class Project(Aggregate):
             p.processed_commands.append(self.command_id)
 
     class ReformTargetWarned(StageEvent):
+        LABEL = "改革目标预警"
         target_days: int
         warning_days: int
 
@@ -305,6 +325,7 @@ class Project(Aggregate):
             p.processed_commands.append(self.command_id)
 
     class ReformTargetOverdue(StageEvent):
+        LABEL = "改革目标超时"
         target_days: int
 
         def apply(self, p: Project) -> None:
@@ -332,8 +353,12 @@ class Project(Aggregate):
         actor: dict[str, str],
         at: datetime,
         command_id: str,
+        demo: bool = False,
+        batch: str = "",
     ) -> None:
         self.code = code
+        self.demo = demo
+        self.batch = batch
         self.name = name
         self.owner = owner
         self.investment_fen = investment_fen
@@ -372,6 +397,8 @@ class Project(Aggregate):
         at: datetime,
         command_id: str,
         reform: ReformTarget | None = None,
+        demo: bool = False,
+        batch: str = "",
     ) -> Project:
         """Register a coded project (项目赋码 done on the national platform) with its stage plan."""
         r = check_registration(
@@ -399,6 +426,8 @@ class Project(Aggregate):
             actor=actor.to_dict(),
             at=at,
             command_id=command_id,
+            demo=demo,
+            batch=batch,
         )
 
     # ---- commands ----------------------------------------------------------------------------
@@ -654,6 +683,8 @@ class Project(Aggregate):
             stages=tuple(self.stages),
             reform=self.reform,
             version=self.version,
+            demo=self.demo,
+            batch=self.batch,
         )
 
     # ---- helpers -----------------------------------------------------------------------------

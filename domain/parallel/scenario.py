@@ -35,6 +35,7 @@ from domain.parallel.values import DIVISIONS, PREFECTURE_REGION, STAGES, Stage, 
 from domain.staff import Actor, Post, StaffDirectory, default_staff, service_centre
 
 MONTH = "2020-04"
+SCENARIO = "aba-2020-04"  # the batch name its projects are recorded under
 SEED = 20200430
 PREFECTURE_PROJECTS, PREFECTURE_INVESTMENT = 11, Decimal("181963400.00")
 COUNTY_PROJECTS, COUNTY_INVESTMENT = 511, Decimal("5687251300.00")
@@ -411,6 +412,7 @@ def drive(
         actor=front,
         at=record.registered_at,
         command_id=f"{cid}/register",
+        batch=SCENARIO,
     )
     for st in record.stages:
         sp = plan[st.stage.position]

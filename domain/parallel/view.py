@@ -225,6 +225,8 @@ class ProjectView:
     stages: tuple[StageView, ...]
     reform: ReformView
     version: int = 0
+    demo: bool = False  # a demonstration drive's project: out of the bulletin unless asked
+    batch: str = ""  # the scenario that loaded it ("" when registered live)
 
     @property
     def investment(self) -> Decimal:

@@ -13,6 +13,7 @@ from entrypoints.cli.admin import import_app, projections_app, scenario_app
 from entrypoints.cli.cases import case_app, worklist_app
 from entrypoints.cli.common import err, out
 from entrypoints.cli.directory import matters_app, staff_app
+from entrypoints.cli.parallel import parallel_app, parallel_scenario_app
 from entrypoints.cli.processes import processes_app
 from entrypoints.cli.reports import report_app
 
@@ -43,6 +44,8 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(parallel_app, name="parallel")
+scenario_app.registered_commands += parallel_scenario_app.registered_commands
 app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands
 
 
