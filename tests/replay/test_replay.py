@@ -25,10 +25,12 @@ BRANCHES = {
     "overdue",
     "withdrawal",
 }
+PARALLEL_BRANCHES = {"all_agree", "merged_notice", "escalated", "deemed_consent_override", "denied", "reform_overdue"}
 
 
 def test_every_branch_has_a_recorded_history() -> None:
     assert {p.stem.removeprefix("case_") for p in HISTORIES if p.stem.startswith("case_")} >= BRANCHES
+    assert {p.stem.removeprefix("parallel_") for p in HISTORIES if p.stem.startswith("parallel_")} >= PARALLEL_BRANCHES
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
