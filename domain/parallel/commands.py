@@ -130,7 +130,8 @@ class ProjectCommands:
         for start in range(0, len(fresh), chunk):
             recordings = self.app.save(*fresh[start : start + chunk])
             out.added += len(fresh[start : start + chunk])
-            out.notification_id = recordings[-1].notification.id
+            if recordings:
+                out.notification_id = recordings[-1].notification.id
         return out
 
     # ---- queries ------------------------------------------------------------------------------
