@@ -109,6 +109,7 @@ def test_scenario_reproduces_the_april_2020_bulletin(tmp_path: Path) -> None:
         r = cli(env, "scenario", "load", "aba-2020-04")
         assert r.returncode == 0, r.stderr
         assert "新增 86454 件" in r.stdout, r.stdout
+        assert "并联审批项目：新增 552 个" in r.stdout and "尚未接管" in r.stderr  # no Temporal: adopted later
         assert time.monotonic() - started < 300
         j = cli(env, "report", "bulletin", "--month", "2020-04", "--format", "json")
         assert j.returncode == 0, j.stderr
@@ -117,7 +118,7 @@ def test_scenario_reproduces_the_april_2020_bulletin(tmp_path: Path) -> None:
     finally:
         projector.terminate()
         projector.wait(timeout=30)
-    assert data["schema"] == "oneseal.bulletin/1"
+    assert data["schema"] == "oneseal.bulletin/2"
     wide, pref, counties = data["prefecture_wide"], data["prefecture_level"], data["counties"]
     assert (wide["accepted"], wide["completed"], wide["completion_rate"]["percent"]) == (86245, 85645, 99.3)
     assert (pref["accepted"], pref["completed"], pref["completion_rate"]["percent"]) == (19219, 19035, 99.0)
@@ -127,3 +128,10 @@ def test_scenario_reproduces_the_april_2020_bulletin(tmp_path: Path) -> None:
     assert "全州共受理各类行政审批和公共服务事项86245件、办结85645件，办结率为99.3%" in md
     assert "州级政务服务平台受理各类事项19219件，办结19035件，办结率为99.0%" in md
     assert "各县（市）政务服务平台受理各类事项67026件，办结66610件，办结率为99.4%" in md
+    # 全州并联审批工作情况, from the Project events by the one definition (docs/bulletin.md).
+    p = data["parallel_approval"]
+    assert p["prefecture_wide"] == {"projects": 522, "investment_yuan": "5869214700.00", "investment_yi": "58.69"}
+    assert p["prefecture_level"] == {"projects": 11, "investment_yuan": "181963400.00", "investment_yi": "1.82"}
+    assert p["counties"] == {"projects": 511, "investment_yuan": "5687251300.00", "investment_yi": "56.87"}
+    assert len(p["by_county"]) == 13 and sum(c["projects"] for c in p["by_county"]) == 511
+    assert "4月，全州共办理522个并联审批项目，完成投资额58.69亿元。其中，州本级办理11个，完成投资额1.82亿元。" in md
