@@ -222,5 +222,13 @@ def test_scenario_drive_through_real_workflows_matches_the_bulletin(tmp_path: Pa
         }
         listed = json.loads(cli(env, "case", "list", "--json", "--limit", "1000").stdout)
         assert len(listed) == result["driver"]["submitted"]
+        # Parallel approval: demonstration projects through all four stages of the real workflow.
+        r = cli(env, "scenario", "drive-projects", "--count", "1", "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        driven = json.loads(r.stdout)
+        assert driven["match"] is True and driven["driver"]["corrections"] == 1
+        assert driven["bulletin_delta"]["projects"] == 1
+        official = json.loads(cli(env, "report", "bulletin", "--month", driven["month"], "--format", "json").stdout)
+        assert official["parallel_approval"]["prefecture_wide"]["projects"] == 0  # demo projects stay out
     finally:
         up.stop()
