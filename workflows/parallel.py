@@ -24,7 +24,8 @@ Deterministic code only: no aggregates here, business time from ``workflow.now()
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,9 +39,11 @@ with workflow.unsafe.imports_passed_through():
 
     # Every module whose dataclasses cross the boundary must be in the sandbox's modules, or the
     # converter cannot resolve their (string) type hints: StagePlan lives in plan.py.
+    import domain.parallel.codec
     import domain.parallel.plan  # noqa: F401
     from domain.errors import DomainError
     from domain.parallel.steps import (
+        GiveOpinion,
         MarkReformOverdue,
         ProjectRequest,
         RecordSilence,
@@ -96,7 +99,8 @@ class ParallelApprovalWorkflow:
     def __init__(self, inp: ProjectInput) -> None:
         self._input = inp
         self._project: ProjectView | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # held by one exclusive step at a time (accept, supplement, decide, timers)
+        self._opinions: set[tuple[str, str]] = set()  # (stage, department) of opinions being recorded now
         self._seq = 0
         self._changes = 0
         self._branches: dict[str, asyncio.Task[None]] = {}
@@ -106,7 +110,7 @@ class ParallelApprovalWorkflow:
 
     @workflow.run
     async def run(self, inp: ProjectInput) -> ProjectView:
-        async with self._lock:
+        async with self._exclusive():
             if inp.adopt:
                 await self._execute(LOAD, None)
             else:
@@ -218,7 +222,7 @@ class ParallelApprovalWorkflow:
                 return
             except TimeoutError:
                 pass
-        async with self._lock:
+        async with self._exclusive():
             if timer() != due:  # a staff step or a supplement moved it while we waited for the lock
                 return
             try:
@@ -254,10 +258,12 @@ class ParallelApprovalWorkflow:
             if isinstance(cause, ApplicationError):
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
             raise
-        self._project = result.view
+        view = result.view
+        if self._project is None or view.version >= self._project.version:
+            self._project = view  # concurrent opinions may answer out of order: keep the newest
         self._changes += 1
-        self._log().info("project.step", step=step, status=result.view.status.value, recorded=result.recorded)
-        return ProjectStepResult(result.view, result.notification_id)
+        self._log().info("project.step", step=step, status=view.status.value, recorded=result.recorded)
+        return ProjectStepResult(result.view_json, result.notification_id)
 
     def _log(self) -> Any:
         info = workflow.info()
@@ -283,6 +289,12 @@ class ParallelApprovalWorkflow:
     def _validate(self, request: ProjectRequest) -> None:
         if self._project is None:
             raise ApplicationError("项目正在登记，请稍后再试", type="PROJECT_NOT_READY", non_retryable=True)
+        if isinstance(request, GiveOpinion) and (request.stage, request.department) in self._opinions:
+            raise ApplicationError(
+                f"「{request.department}」的意见正在办理，不能重复出具",
+                type="PROJECT_OPINION_DUPLICATE",
+                non_retryable=True,
+            )
         try:
             validate(self._project, request, workflow.now())
         except DomainError as e:
@@ -291,9 +303,27 @@ class ParallelApprovalWorkflow:
     @workflow.update(dynamic=True)
     async def step(self, name: str, args: Sequence[RawValue]) -> ProjectStepResult:
         request = self._decode(name, args)
-        async with self._lock:
+        if isinstance(request, GiveOpinion):
+            # Departments review at the same time: their opinions are recorded concurrently (the aggregate
+            # serialises the writes: a version conflict reloads and retries), never during an exclusive step.
+            await workflow.wait_condition(lambda: not self._lock.locked())
+            self._validate(request)  # again: an exclusive step may have changed the stage meanwhile
+            key = (request.stage, request.department)
+            self._opinions.add(key)
+            try:
+                return await self._execute(request.step.value, request)
+            finally:
+                self._opinions.discard(key)
+        async with self._exclusive():
             self._validate(request)  # again: a timer may have acted while we waited for the lock
             return await self._execute(request.step.value, request)
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Accept, supplement, decide and every timer run alone: after the opinions in flight are recorded."""
+        async with self._lock:
+            await workflow.wait_condition(lambda: not self._opinions)
+            yield
 
     @step.validator
     def _check_step(self, name: str, args: Sequence[RawValue]) -> None:

@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import DomainError
+from domain.parallel.codec import view_to_json
 from domain.parallel.commands import ProjectCommands, ProjectOutcome
 from domain.parallel.steps import ProjectRequest, RegisterProject
 from workflows.parallel_contracts import LOAD, ProjectCommand, ProjectResult
@@ -48,7 +49,7 @@ class ProjectActivities:
         if outcome.recorded and info.attempt == 1 and cmd.step in self._crash_after_commit_once:
             bound.warning("project.command.simulated_crash_after_commit")
             raise SimulatedCrash(f"simulated crash after commit of {cmd.command_id}")
-        return ProjectResult(outcome.view, outcome.recorded, outcome.notification_id)
+        return ProjectResult(view_to_json(outcome.view), outcome.recorded, outcome.notification_id)
 
     def _run(self, cmd: ProjectCommand) -> ProjectOutcome:
         if cmd.step == LOAD:

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.converter import value_to_type
 
+from domain.parallel.codec import view_from_json
 from domain.parallel.steps import ProjectRequest, RegisterProject, spec_for
 from domain.parallel.view import ProjectView
 
@@ -54,14 +55,25 @@ class ProjectCommand:
 
 @dataclass(frozen=True)
 class ProjectResult:
-    view: ProjectView
+    """The project after a command, as its exact JSON form (``domain.parallel.codec``: decoded once per
+    type instead of by reflection on every field), whether it recorded anything, its notification id."""
+
+    view_json: str
     recorded: bool
     notification_id: int | None
+
+    @property
+    def view(self) -> ProjectView:
+        return view_from_json(self.view_json)
 
 
 @dataclass(frozen=True)
 class ProjectStepResult:
     """What a staff step answers: the project after it, and where the read models must reach to show it."""
 
-    view: ProjectView
+    view_json: str
     notification_id: int | None
+
+    @property
+    def view(self) -> ProjectView:
+        return view_from_json(self.view_json)

@@ -5,8 +5,6 @@ A plan is data recorded in the project's first event, so a later change of the s
 transfer of a matter to the approval bureau) never rewrites a project already under way.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +29,7 @@ class Participant:
         return {"department": self.department, "matters": list(self.matters), "time_limit_days": self.time_limit_days}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Participant:
+    def from_dict(cls, data: dict[str, Any]) -> "Participant":
         days = data.get("time_limit_days")
         return cls(str(data["department"]), tuple(str(m) for m in data["matters"]), None if days is None else int(days))
 
@@ -65,7 +63,7 @@ class StagePlan:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StagePlan:
+    def from_dict(cls, data: dict[str, Any]) -> "StagePlan":
         return cls(
             stage=Stage(data["stage"]),
             lead_department=str(data["lead_department"]),

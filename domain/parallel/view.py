@@ -6,8 +6,6 @@ Temporal's default converter round-trips are used: str, int, bool, datetime, Str
 (days are ISO strings, money is integer fen).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -194,7 +192,7 @@ class ReformView:
         return self.overdue_marked_at is not None or (self.final_days or 0) > self.target_days
 
 
-def reform_days_used(view: ProjectView, at: datetime, calendar: ServiceCalendar) -> int:
+def reform_days_used(view: "ProjectView", at: datetime, calendar: ServiceCalendar) -> int:
     """Working days on the reform clock at ``at``: decided stages 1–3, plus the open one up to ``at``'s day,
     without the days the applicant spent supplementing (the same counting as the stage's ``used_days``)."""
     r = view.reform

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -99,12 +100,13 @@ async def test_corrections_of_two_departments_make_one_notice_and_stop_every_clo
     code, handle = await submit(boot, stack.env)
     before = (await open_stage(boot, code, S1)).stages[0]
     await opinion(boot, code, FG, "needs_correction", missing=["项目建议书"])
-    await opinion(boot, code, STHJ, "needs_correction", missing=["环境影响登记表"])
-    for d in (ZRZY, SW):
-        await opinion(boot, code, d)
     assert "CorrectionNoticeIssued" not in events(boot, code)  # not before every department has answered
-    view = await opinion(boot, code, LC)
-    s = view.stages[0]
+    # The other four answer at the same moment: recorded concurrently, still exactly one notice.
+    await asyncio.gather(
+        opinion(boot, code, STHJ, "needs_correction", missing=["环境影响登记表"]),
+        *(opinion(boot, code, d) for d in (ZRZY, SW, LC)),
+    )
+    s = boot.parallel.get(code).stages[0]
     assert s.status == "suspended"
     assert [(i.department, i.materials) for i in s.notice] == [(FG, ("项目建议书",)), (STHJ, ("环境影响登记表",))]
     assert (await progress(handle)).timers == ()  # every clock stopped: no deadline, no reform moment
