@@ -73,7 +73,7 @@ def bulletin(
     include_demo: bool = False,
     source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The bulletin as data (the stable JSON schema ``oneseal.bulletin/1``).
+    """The bulletin as data (the stable JSON schema ``oneseal.bulletin/2``).
 
     Cases of demonstration drives are left out unless ``include_demo``. ``source`` states what the
     figures were computed from (read-model position against the store's head, at which moment)."""

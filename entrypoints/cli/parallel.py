@@ -53,6 +53,10 @@ def _print_done(label: str, done: ProjectDone) -> None:
             out.print(f"  一次性告知 · {safe(item.department)}：{safe('、'.join(item.materials))}")
         out.print("  [yellow]各部门及阶段计时已停止，待申请人补正[/]")
         return
+    asking = [t for t in s.tasks if t.status is TaskStatus.CORRECTION_REQUESTED]
+    if asking:
+        names = "、".join(t.department for t in asking)
+        out.print(f"  已要求补正：{safe(names)}（各部门都答复后汇总为一次性告知）")
     waiting = [t for t in s.tasks if t.status is TaskStatus.REVIEWING]
     if waiting:
         out.print(f"  待出具意见：{safe('、'.join(t.department for t in waiting))}")
@@ -157,10 +161,8 @@ def submit(
         return
     _print_done("已登记", done)
     first = done.project.stages[0]
-    out.print(
-        f"  下一步：窗口受理「{first.stage.label}」阶段申请："
-        f"oneseal parallel open-stage {safe(done.project.code)} --as {safe(user)}"
-    )
+    out.print(f"  下一步：窗口受理「{first.stage.label}」阶段申请：")
+    out.print(f"    oneseal parallel open-stage {safe(done.project.code)} --as {safe(user)}", soft_wrap=True)
 
 
 @parallel_app.command("open-stage")
