@@ -89,7 +89,7 @@ def projections_status(as_json: JsonFlag = False) -> None:
 
 @projections_app.command("rebuild")
 @command
-def projections_rebuild(name: Annotated[str, typer.Argument(help="投影名称（目前只有 cases）")] = "cases") -> None:
+def projections_rebuild(name: Annotated[str, typer.Argument(help="投影名称：cases 或 projects")] = "cases") -> None:
     """清空读模型并从第 0 号事件重放（期间请停止投影进程）。"""
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err) as progress:  # fmt: skip

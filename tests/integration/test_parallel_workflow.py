@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from domain.calendar import DayType, default_calendar
+from domain.parallel.scenario import drive, generate
+from domain.parallel.values import DIVISIONS
 from domain.parallel.view import ProjectView
-from domain.staff import Actor
+from domain.staff import Actor, default_staff
 from services.bootstrap import Bootstrap
 from workflows.parallel import ParallelApprovalWorkflow, ProjectProgress
 
@@ -207,3 +211,34 @@ async def test_the_reform_target_warns_and_then_marks_the_project_overdue(stack:
         await opinion(boot, code, d)
     assert (await decide(boot, code, S1, ZRZY)).stages[0].status == "approved"
     await record_history(handle, "parallel_reform_overdue")
+
+
+async def test_a_loaded_open_project_is_taken_over_and_its_past_deadlines_act_at_once(stack: Stack) -> None:
+    """The scenario's open projects have no workflow until adopted; then overdue departments are handled."""
+    boot = stack.boot
+    loaded = next(r for r in generate() if not r.handled_in_april and r.stages[-1].decided_at is None)
+    # A code of its own: both stores' runs share the dev server, where the workflow id is the code.
+    record = replace(loaded, code=f"2020-{DIVISIONS[loaded.region]}-47-01-{100000 + uuid.uuid4().int % 900000:06d}")
+    project = drive(record)
+    boot.parallel.commands.record([project])
+    s = project.view().current_stage
+    assert s is not None and s.status == "under_review"
+    silent = [t.department for t in s.tasks if t.status == "reviewing"]
+    handle = stack.client.get_workflow_handle(f"project-{record.code}", result_type=ProjectView)
+    with stack.env.with_time_skipping_disabled():
+        assert await boot.parallel.adopt([record.code]) == [record.code]
+    reform = s.stage.value != S4  # April 2020 + 120 working days is long past
+    for _ in range(300):
+        names = events(boot, record.code)
+        silence = names.count("Escalated") + names.count("DeemedConsent")
+        if silence == len(silent) and (not reform or "ReformTargetOverdue" in names):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"past deadlines did not act: {names}")
+    reviewer = next(
+        a for a in default_staff().all() if (a.department, a.post, a.region) == (silent[0], "reviewer", record.region)
+    )
+    view = await opinion(boot, record.code, silent[0], actor=reviewer, stage=s.stage.value)
+    assert view.stage(s.stage).task(silent[0]).status == "answered"  # type: ignore[union-attr]
+    await record_history(handle, "parallel_adopted")

@@ -25,7 +25,15 @@ BRANCHES = {
     "overdue",
     "withdrawal",
 }
-PARALLEL_BRANCHES = {"all_agree", "merged_notice", "escalated", "deemed_consent_override", "denied", "reform_overdue"}
+PARALLEL_BRANCHES = {
+    "all_agree",
+    "merged_notice",
+    "escalated",
+    "deemed_consent_override",
+    "denied",
+    "reform_overdue",
+    "adopted",
+}
 
 
 def test_every_branch_has_a_recorded_history() -> None:
