@@ -256,6 +256,9 @@ def task_rows(row: Row) -> list[Row]:
     def add(kind: TaskKind, department: str, opened: Any, due: Any, priority: int, reviewing: str = "") -> None:
         tid = task_id(row["code"], stage, kind, reviewing)
         assignments = who_acts(kind, region, lead, department)
+        # 督办 names the department it chases: a supervisor may chase several in one project.
+        label = f"{kind.label}·{stage.label}" + (f"·{reviewing}" if kind is TaskKind.SUPERVISE else "")
+        label = label[:40]
         for a in assignments:
             out.append(
                 {
@@ -264,7 +267,7 @@ def task_rows(row: Row) -> list[Row]:
                     "ref": row["code"],
                     "title": row["name"],
                     "task": kind.value,
-                    "label": f"{kind.label}·{stage.label}",
+                    "label": label,
                     "department": a.department,
                     "post": a.post,
                     "region": a.region,

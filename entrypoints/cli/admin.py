@@ -44,10 +44,10 @@ def _print_import(report: ImportReport) -> None:
         pr = report.projects
         out.print(f"[green]✓ 并联审批项目[/]：新增 {pr.added} 个，已存在 {pr.already_present} 个")
         if pr.adopted:
-            out.print(f"  在办项目 {len(pr.adopted)} 个已接管（逾期未答复的部门随即督办或视为同意）")
+            out.print(f"  未办结的项目 {len(pr.adopted)} 个已由流程接管（逾期未答复的部门随即督办或视为同意）")
         if pr.adoption_pending:
             err.print(
-                f"[yellow]! 在办项目 {pr.adoption_pending} 个尚未接管（Temporal 未运行）："
+                f"[yellow]! 未办结的项目 {pr.adoption_pending} 个尚未由流程接管（Temporal 未运行）："
                 "运行 make run 后执行 oneseal parallel adopt[/]"
             )
 
