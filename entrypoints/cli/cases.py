@@ -23,7 +23,7 @@ from domain.cases.steps import (
 )
 from domain.catalogue import MatterKind
 from domain.staff import Post
-from entrypoints.cli.common import boot, code_column, command, err, local, out, print_json, run, safe, table
+from entrypoints.cli.common import boot, code_column, command, due, err, local, out, print_json, run, safe, table
 from services.cases import CaseQuery, Done
 
 case_app = typer.Typer(help="办件：收件、补正、受理、审查、决定、出件", no_args_is_help=True)
@@ -49,13 +49,16 @@ def _print_done(label: str, case_no: str, done: Done) -> None:
 def _print_deadlines(c: CaseView, *, brief: bool = False) -> None:
     s = c.status
     if s is CaseStatus.SUBMITTED and c.deemed_acceptance_at:
-        out.print(f"  法定受理答复期限（逾期视为受理）：{local(c.deemed_acceptance_at)}")
+        out.print(f"  法定受理答复期限（逾期视为受理）：{due(c.deemed_acceptance_at)}")
     if s is CaseStatus.AWAITING_CORRECTION:
-        out.print(f"  一次性告知补正材料：{safe('、'.join(c.missing_listed))}")
-        out.print(f"  补正期限：{local(c.correction_due_at)}（逾期未补正视为放弃申请）")
+        out.print(f"  一次性告知补正材料（{len(c.missing_listed)} 项）：")
+        for i, m in enumerate(c.missing_listed, 1):
+            out.print(f"    {i}. {safe(m)}")
+        out.print(f"  补正期限：{due(c.correction_due_at)}（逾期未补正视为放弃申请）")
     if c.promised_deadline and not c.is_closed and s is not CaseStatus.DELIVERED:
         flag = "（暂定：跨入尚未发布节假日安排的年份）" if c.deadline_provisional else ""
-        out.print(f"  承诺办结期限：{local(c.promised_deadline)}{flag}  预警时间：{local(c.warning_at)}")
+        out.print(f"  承诺办结期限：{due(c.promised_deadline)}{flag}")
+        out.print(f"  预警时间：{local(c.warning_at)}")
     if s is CaseStatus.SUSPENDED:
         reason = SUSPENSION_REASONS.get(c.suspension_reason, c.suspension_reason)
         note = f"（{safe(c.suspension_note)}）" if c.suspension_note else ""
@@ -230,7 +233,7 @@ def show(case_no: CaseNo, as_json: JsonFlag = False) -> None:
             out.print(f"  {label}：{local(value)}")
     if c.status is CaseStatus.COMPLETED and c.promised_deadline and c.completed_at:
         on_time = "按时办结" if c.completed_at <= c.promised_deadline else "[red]超期办结[/]"
-        out.print(f"  承诺办结期限：{local(c.promised_deadline)}（{on_time}）")
+        out.print(f"  承诺办结期限：{due(c.promised_deadline)}（{on_time}）")
     _print_deadlines(c)
     if c.decision:
         reason = f"，理由：{safe(c.decision_reason)}" if c.decision_reason else ""
@@ -349,7 +352,7 @@ def list_cases(
         mark = " [red]超期[/]" if r.overdue and r.status not in ("completed", "refused", "withdrawn") else ""
         t.add_row(
             safe(r.case_no), safe(r.matter_name), safe(r.region), CaseStatus(r.status).label + mark,
-            local(r.promised_deadline, "%m-%d %H:%M"), safe(task),
+            due(r.promised_deadline)[5:], safe(task),
         )  # fmt: skip
     out.print(t)
 
@@ -372,5 +375,5 @@ def worklist(user: AsUser, as_json: JsonFlag = False) -> None:
               "事项", "环节", ("到期", {"no_wrap": True}))  # fmt: skip
     for i in page.items:
         prio = ["", "[yellow]预警[/]", "[red]超期[/]"][i.priority]
-        t.add_row(prio, safe(i.ref), safe(i.title), safe(i.label), local(i.due_at))
+        t.add_row(prio, safe(i.ref), safe(i.title), safe(i.label), due(i.due_at))
     out.print(t)
