@@ -208,6 +208,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         )
     lines += ["", *_parallel_markdown(data)]
     lines += ["", "注："] + [f"{i}. {n}" for i, n in enumerate(data["notes"], start=1)]
+    if data.get("source"):
+        lines += ["", source_line(data)]
     return "\n".join(lines) + "\n"
 
 
@@ -252,6 +254,13 @@ def _parallel_rows(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     if not data["region"]:
         rows += [("县（市）", r["region"], r) for r in p["by_county"]]
     return rows
+
+
+def source_line(data: dict[str, Any]) -> str:
+    """What the figures were computed from, so a reader can tell they are the month's, not stale."""
+    src = data["source"]
+    demo = "（含演示办件）" if data.get("include_demo") else ""
+    return f"数据来源：读模型已处理至第 {src['position']} 号事件（事件库最新 {src['head']}），统计时间 {src['as_of']}{demo}。"
 
 
 def render_html(data: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable,
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from services.calendar import CalendarService
     from services.cases import CaseService
     from services.directory import DirectoryService
     from services.imports import ImportService
@@ -104,6 +105,12 @@ class Bootstrap:
         from services.cases import CaseService
 
         return CaseService(self)
+
+    @cached_property
+    def calendar(self) -> CalendarService:
+        from services.calendar import CalendarService
+
+        return CalendarService(self)
 
     @cached_property
     def directory(self) -> DirectoryService:
