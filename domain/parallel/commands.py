@@ -73,15 +73,26 @@ class RecordOutcome:
 class ProjectCommands:
     """Register projects and take their steps, exactly once, on the shared store."""
 
-    def __init__(self, app: Application[Any], *, calendar: ServiceCalendar, staff: StaffDirectory) -> None:
+    def __init__(
+        self, app: Application[Any], *, calendar: ServiceCalendar | None = None, staff: StaffDirectory | None = None
+    ) -> None:
         self.app = app
-        self.calendar = calendar
-        self.staff = staff
+        self._calendar = calendar
+        self._staff = staff
 
     @classmethod
     def over(cls, app: Any) -> ProjectCommands:
-        """Over the store application, with the calendar and staff directory it was opened with."""
-        return cls(app, calendar=app.calendar, staff=app.staff)
+        """Over the store application, counting on ITS calendar (read at every command: a calendar year
+        published meanwhile counts at once) and checking staff against its directory."""
+        return cls(app)
+
+    @property
+    def calendar(self) -> ServiceCalendar:
+        return self._calendar if self._calendar is not None else self.app.calendar  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def staff(self) -> StaffDirectory:
+        return self._staff if self._staff is not None else self.app.staff  # type: ignore[attr-defined,no-any-return]
 
     # ---- commands -----------------------------------------------------------------------------
 
