@@ -11,8 +11,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from domain.cases.application import CaseApplication
-from services.bootstrap import Bootstrap
+from services.bootstrap import Bootstrap, temporal_connect_options
+from services.metrics import ActivityMetrics, serve
 from services.settings import Settings
+from services.visibility import SearchAttributesUnavailable, ensure_search_attributes
 from workers.logging import configure_logging
 from workflows.case import CaseWorkflow
 from workflows.case_activities import CaseActivities
@@ -37,6 +39,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
+        interceptors=[ActivityMetrics()],  # oneseal_activity_* (services/metrics.py)
         workflows=WORKFLOWS,
         activities=[activities.case_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
@@ -48,7 +51,7 @@ async def connect(settings: Settings, attempts: int = 60) -> Client:
     """Connect, waiting for a dev server that is still starting."""
     for i in range(attempts):
         try:
-            return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+            return await Client.connect(settings.temporal_target, **temporal_connect_options(settings))
         except RuntimeError:
             if i == attempts - 1:
                 raise
@@ -61,6 +64,14 @@ async def main() -> None:
     settings = boot.settings
     configure_logging(settings.log_format)
     client = await connect(settings)
+    serve(boot, read_models=False)
+    try:  # the case workflow upserts them: a missing one would stall every case's workflow task
+        added = [a.name for a in await ensure_search_attributes(client, settings.temporal_namespace)
+                 if a.state == "added"]  # fmt: skip
+        if added:
+            log.info("worker.search_attributes_added", names=added)
+    except SearchAttributesUnavailable as e:
+        log.warning("worker.search_attributes_unchecked", reason=str(e))
     worker = build_worker(client, boot.store, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
