@@ -14,6 +14,7 @@ from entrypoints.cli.calendar import calendar_app
 from entrypoints.cli.cases import case_app, worklist_app
 from entrypoints.cli.common import err, out
 from entrypoints.cli.directory import matters_app, staff_app
+from entrypoints.cli.operations import operations_app
 from entrypoints.cli.processes import processes_app
 from entrypoints.cli.reports import report_app
 
@@ -46,6 +47,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(calendar_app, name="calendar")
 app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands
+app.registered_commands += operations_app.registered_commands
 
 
 def main() -> None:
