@@ -32,7 +32,8 @@ from workflows.search_attributes import (
     REGION,
 )
 
-from .support import FRONT, MATTER as WENCHUAN_MATTER, OUTPUT, REVIEWER, new_case_no, record_history, staff, take
+from .support import FRONT, OUTPUT, REVIEWER, new_case_no, record_history, staff, take
+from .support import MATTER as WENCHUAN_MATTER
 
 pytestmark = pytest.mark.integration
 LIXIAN = "理县"
@@ -118,10 +119,14 @@ async def test_query_by_region_and_status_finds_exactly_those_cases(
 
     await eventually("under review in 汶川县", lambda: answers(reviewing, ids(wenchuan[:2])))
     await eventually("open in 汶川县", lambda: answers(open_here, ids(wenchuan[:3])))
-    await eventually("decided in 理县", lambda: answers(f"TaskQueue='{queue}' AND CaseStatus='decided'", ids(lixian[:1])))
+    await eventually(
+        "decided in 理县", lambda: answers(f"TaskQueue='{queue}' AND CaseStatus='decided'", ids(lixian[:1]))
+    )
     # The open cases of the region are exactly those the store holds as open there.
     store = fresh.store
-    open_in_store = {c for c in wenchuan + lixian if store.get_case(c).region == "汶川县" and not store.get_case(c).is_closed}
+    open_in_store = {
+        c for c in wenchuan + lixian if store.get_case(c).region == "汶川县" and not store.get_case(c).is_closed
+    }
     assert set(await list_workflow_ids(client, open_here)) == ids(sorted(open_in_store))
 
     # What an operator types (docs/operations.md), through the temporal CLI.
