@@ -4,7 +4,7 @@
   cases, worklist sizes, each projection's position and lag in events and seconds.
 - Staff steps, timed in the service layer around their Temporal Update (``timed_step``).
 - Activities, counted by a worker interceptor: completions, refusals, failures, retries, durations.
-- The projector's role (active or standby).
+- The projector's role (active or standby) and what it projected: workers/projector.py, in that process only.
 
 The Temporal SDK's own metrics (workflow/activity task latencies, polls, slots …) come from its
 runtime's Prometheus exporter on ``ONESEAL_TEMPORAL_METRICS_PORT`` (services.bootstrap.temporal_runtime).
@@ -23,7 +23,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -70,12 +69,6 @@ ACTIVITY_RETRIES = Counter(
 )
 ACTIVITY_SECONDS = Histogram(
     "oneseal_activity_seconds", "Duration of one activity attempt in this worker", ["activity"], buckets=LATENCY_BUCKETS
-)
-PROJECTOR_ACTIVE = Gauge(
-    "oneseal_projector_active", "1 while this projector holds the leases and projects, 0 while it waits (standby)"
-)
-PROJECTED_EVENTS = Counter(
-    "oneseal_projection_notifications", "Notifications this projector has projected", ["projection"]
 )
 
 

@@ -14,15 +14,24 @@ import sys
 from contextlib import ExitStack
 
 import structlog
+from prometheus_client import Counter, Gauge
 
 from projections.runner import ProjectionBusy, ProjectionRunner, lease, make_engine, run_all, waiting_lease
 from services.bootstrap import Bootstrap
-from services.metrics import PROJECTED_EVENTS, PROJECTOR_ACTIVE, serve
+from services.metrics import serve
 from services.projections import PROJECTIONS
 from workers.logging import configure_logging
 from workers.stopping import StopFlag, stop_on_signals
 
 log = structlog.get_logger("oneseal.projector")
+
+# Only the projector process has these (docs/operations.md).
+PROJECTOR_ACTIVE = Gauge(
+    "oneseal_projector_active", "1 while this projector holds the leases and projects, 0 while it waits (standby)"
+)
+PROJECTED_EVENTS = Counter(
+    "oneseal_projection_notifications", "Notifications this projector has projected", ["projection"]
+)
 
 
 class CountingRunner(ProjectionRunner):

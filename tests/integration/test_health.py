@@ -153,7 +153,6 @@ async def test_metrics_expose_the_named_series(boot: Bootstrap, http: httpx.Asyn
         'oneseal_activity_executions_total{activity="case_command",outcome="completed"}',
         "# TYPE oneseal_activity_retries_total counter",
         "# TYPE oneseal_activity_seconds histogram",
-        "# TYPE oneseal_projector_active gauge",
     ):
         assert series in text, series
 
