@@ -3,7 +3,8 @@
 - Read models, collected on scrape (at most every ``CACHE_SECONDS``): cases by status, overdue open
   cases, worklist sizes, each projection's position and lag in events and seconds.
 - Staff steps, timed in the service layer around their Temporal Update (``timed_step``).
-- Activities, counted by a worker interceptor: completions, refusals, failures, retries, durations.
+- Activities, counted by a worker interceptor (workers/telemetry.py): completions, refusals, failures,
+  retries, durations.
 - The projector's role (active or standby) and what it projected: workers/projector.py, in that process only.
 
 The Temporal SDK's own metrics (workflow/activity task latencies, polls, slots …) come from its
@@ -30,9 +31,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, literal, select, union_all
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
-from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from domain.cases.model import CaseStatus
 from domain.errors import DomainError
@@ -115,31 +113,7 @@ def timed_step(
 # ---- activities ----------------------------------------------------------------------------------
 
 
-class ActivityMetrics(Interceptor):
-    """Worker interceptor: every activity attempt counted by outcome, retries counted, durations observed."""
-
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _ActivityMetricsInbound(next)
-
-
-class _ActivityMetricsInbound(ActivityInboundInterceptor):
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        info = activity.info()
-        name = info.activity_type
-        if info.attempt > 1:
-            ACTIVITY_RETRIES.labels(name).inc()
-        started = time.perf_counter()
-        outcome = "failed"
-        try:
-            result = await self.next.execute_activity(input)
-            outcome = "completed"
-            return result
-        except ApplicationError as e:
-            outcome = "refused" if e.non_retryable else "failed"
-            raise
-        finally:
-            ACTIVITIES.labels(name, outcome).inc()
-            ACTIVITY_SECONDS.labels(name).observe(time.perf_counter() - started)
+# The worker interceptor that feeds them: workers/telemetry.py (kept out of here: the CLI imports this module).
 
 
 # ---- read models, on scrape ----------------------------------------------------------------------

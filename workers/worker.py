@@ -12,10 +12,11 @@ from temporalio.worker import Worker
 
 from domain.cases.application import CaseApplication
 from services.bootstrap import Bootstrap, temporal_connect_options
-from services.metrics import ActivityMetrics, serve
+from services.metrics import serve
 from services.settings import Settings
 from services.visibility import SearchAttributesUnavailable, ensure_search_attributes
 from workers.logging import configure_logging
+from workers.telemetry import ActivityMetrics
 from workflows.case import CaseWorkflow
 from workflows.case_activities import CaseActivities
 
@@ -39,7 +40,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        interceptors=[ActivityMetrics()],  # oneseal_activity_* (services/metrics.py)
+        interceptors=[ActivityMetrics()],  # oneseal_activity_* (workers/telemetry.py)
         workflows=WORKFLOWS,
         activities=[activities.case_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
