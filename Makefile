@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PG_DSN := host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3
 
-.PHONY: run test install postgres lint clean
+.PHONY: run test install postgres compose-tool lint clean
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/oneseal up
 
 ## Lint and type-check, then run the whole suite against a real Temporal dev server, SQLite and PostgreSQL.
-test: $(STAMP) postgres lint
+test: $(STAMP) postgres compose-tool lint
 	$(BIN)/python -m pytest
 
 # PostgreSQL runs on every development and CI machine; start it if it is down.
@@ -31,6 +31,13 @@ postgres: $(STAMP)
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
 	  for i in $$(seq 30); do $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close()" 2>/dev/null && break; sleep 1; done; }
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close(); print('PostgreSQL is up')"
+
+# Debian's docker-compose validates docker-compose.yml without a Docker engine (tests/unit/test_deployment.py).
+compose-tool:
+	@command -v docker-compose >/dev/null 2>&1 || { echo "installing Debian's docker-compose"; \
+	  apt-get install -y -q docker-compose >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; }; }
+	@docker-compose version --short
 
 lint: $(STAMP)
 	$(BIN)/ruff check domain workflows projections services workers entrypoints tests bench

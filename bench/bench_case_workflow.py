@@ -32,6 +32,7 @@ from services.bootstrap import Bootstrap
 from services.settings import Settings
 from workers.logging import configure_logging
 from workers.worker import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 MATTER = "513221-SCJG-001"
 CONCURRENCY = 50
@@ -107,7 +108,9 @@ def pct(lat: list[float], p: float) -> float:
 
 async def main(n: int) -> None:
     configure_logging("console", level=40)
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(Path(sys.executable).parent / "temporal"))
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"), search_attributes=SEARCH_ATTRIBUTES
+    )
     try:
         with tempfile.TemporaryDirectory() as d:
             b_t, b_lat = await baseline(env.client, n)

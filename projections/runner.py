@@ -175,6 +175,32 @@ def lease(engine: Engine, name: str) -> Iterator[None]:
             conn.commit()
 
 
+@contextmanager
+def waiting_lease(engine: Engine, name: str, stop: StopSignal, poll: float = 0.5) -> Iterator[bool]:
+    """A standby's lease: try every ``poll`` seconds until it is held (yields True) or ``stop`` is set
+    (yields False). The holder's lease goes when its process dies (its connection or file closes), so a
+    standby takes over within ``poll`` seconds of that."""
+    waiting_since: float | None = None
+    while not stop.is_set():
+        held = lease(engine, name)
+        try:
+            held.__enter__()
+        except ProjectionBusy:
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                log.info("projector.standby", projection=name, poll=poll)
+            stop.wait(poll)
+            continue
+        if waiting_since is not None:
+            log.info("projector.lease_taken", projection=name, waited=round(time.monotonic() - waiting_since, 2))
+        try:
+            yield True
+        finally:
+            held.__exit__(None, None, None)
+        return
+    yield False
+
+
 class StopSignal(Protocol):
     """What run_forever needs of its stop signal: threading.Event, or a flag that signal handlers may set."""
 

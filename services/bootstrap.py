@@ -8,6 +8,7 @@ become typed errors (``services.errors``) with the documented Chinese message an
 from __future__ import annotations
 
 import asyncio
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError, TLSConfig
 
 from domain.cases.application import CaseApplication
 from projections.runner import ReadModelOutdated, ensure_schema, make_engine
@@ -56,10 +58,17 @@ class Bootstrap:
         s = self.settings
         if s.event_store == "sqlite":
             Path(s.event_store_url).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return CaseApplication(env=s.event_store_env())
-        except Exception as e:  # psycopg / sqlite errors at connect time
-            raise StoreUnreachable(f"无法打开事件库（{s.event_store}）：{e}") from None
+        for attempt in range(5):
+            try:
+                return CaseApplication(env=s.event_store_env())
+            except Exception as e:  # psycopg / sqlite errors at connect time
+                # Processes starting together on a new PostgreSQL database race to create its tables
+                # (CREATE TABLE IF NOT EXISTS is not atomic there): the loser tries again and finds them.
+                if "already exists" in str(e) and attempt < 4:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise StoreUnreachable(f"无法打开事件库（{s.event_store}）：{e}") from None
+        raise AssertionError("unreachable")
 
     def head(self) -> int:
         """The newest notification id in the store."""
@@ -90,7 +99,7 @@ class Bootstrap:
             target = self.settings.temporal_target
             try:
                 self._client = await asyncio.wait_for(
-                    Client.connect(target, namespace=self.settings.temporal_namespace), timeout=10
+                    Client.connect(target, **temporal_connect_options(self.settings)), timeout=10
                 )
             except (RuntimeError, RPCError, TimeoutError, OSError):
                 raise TemporalUnreachable(
@@ -147,6 +156,47 @@ class Bootstrap:
         from services.projections import ProjectionService
 
         return ProjectionService(self)
+
+
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+def temporal_runtime(settings: Settings) -> Runtime | None:
+    """The process's Temporal runtime exporting the SDK's own metrics (ONESEAL_TEMPORAL_METRICS_PORT), or
+    None for the default runtime. Made once per process: the exporter binds its port."""
+    if not settings.temporal_metrics_port:
+        return None
+    address = f"{settings.metrics_host}:{settings.temporal_metrics_port}"
+    if address not in _RUNTIMES:
+        _RUNTIMES[address] = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    return _RUNTIMES[address]
+
+
+def temporal_tls(settings: Settings) -> TLSConfig | bool:
+    """TLS towards an external cluster or Temporal Cloud: the server's CA, a client certificate (mTLS)."""
+    if not settings.temporal_tls:
+        return False
+
+    def read(path: str) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+        domain=settings.temporal_tls_server_name or None,
+    )
+
+
+def temporal_connect_options(settings: Settings) -> dict[str, Any]:
+    """Everything ``Client.connect`` takes from the settings besides the address (every process uses it)."""
+    options: dict[str, Any] = {"namespace": settings.temporal_namespace, "tls": temporal_tls(settings)}
+    if settings.temporal_api_key:
+        options["api_key"] = settings.temporal_api_key
+    runtime = temporal_runtime(settings)
+    if runtime is not None:
+        options["runtime"] = runtime
+    return options
 
 
 def _where(url: str) -> str:

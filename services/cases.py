@@ -30,6 +30,7 @@ from domain.text import check_case_no
 from projections.queries import CaseQuery, CaseRow, Page, WorkItem, search_cases, wait_for_case, worklist_for
 from projections.runner import ReadModelTimeout
 from services.errors import CaseRegisterTimeout, TemporalUnreachable
+from services.metrics import timed_step
 from workflows.case import CaseProgress, CaseWorkflow
 from workflows.contracts import CaseInput, StepResult, case_workflow_id
 
@@ -80,6 +81,7 @@ class CaseService:
 
     # ---- commands -----------------------------------------------------------------------------
 
+    @timed_step(lambda *_, **__: "submit")
     async def submit(
         self,
         *,
@@ -157,6 +159,7 @@ class CaseService:
                 raise CaseRegisterTimeout("办件登记超时，请检查工作进程（worker）是否运行")
             await asyncio.sleep(0.1)
 
+    @timed_step(lambda *a, **k: (k.get("request") or a[2]).step.value)
     async def step(self, case_no: str, request: StepRequest, *, read_your_writes: bool = True) -> Done:
         """One staff step as a Temporal Update; a refusal comes back as the domain's typed error."""
         request = await self._fill_defaults(case_no, request)

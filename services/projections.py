@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from domain.errors import InvalidValue
+from domain.errors import DomainError, InvalidValue
 from projections.cases import CasesProjection
 from projections.projects import ProjectsProjection
 from projections.runner import (
@@ -90,3 +90,33 @@ class ProjectionService:
                     head=head,
                 ) from None
         return ProjectionStatus(name, tracking_position(engine, name), head)
+
+    def rebuild_into(
+        self, url: str, on_progress: Callable[[str, int, int], None] | None = None
+    ) -> list[ProjectionStatus]:
+        """Zero-downtime rebuild: build every read model from the events into ANOTHER database (``url``)
+        while the live one keeps serving, up to the store's head; run again, it continues from where it
+        stopped. Then a projector on ``url`` keeps it current and the readers switch to it
+        (docs/deployment.md). Refuses when a projector already holds that database's leases."""
+        from projections.runner import make_engine
+
+        self.boot.require_data()
+        engine = make_engine(url)
+        done = []
+        try:
+            for name, make in PROJECTIONS.items():
+                runner = ProjectionRunner(self.boot.store, engine, make())
+
+                def progress(position: int, head: int, name: str = name) -> None:
+                    if on_progress is not None:
+                        on_progress(name, position, head)
+
+                try:
+                    with lease(engine, name):
+                        runner.catch_up(progress)
+                except ProjectionBusy as e:
+                    raise DomainError(f"{e}：目标库已有投影进程在写，不能在其上重建", code=e.code) from None
+                done.append(ProjectionStatus(name, runner.position(), runner.head()))
+        finally:
+            engine.dispose()
+        return done

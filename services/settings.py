@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from domain.calendar import DayType
@@ -50,6 +51,19 @@ class Settings:
     log_format: str
     read_your_writes_timeout: float = 10.0
     rules: TimeRules = field(default_factory=TimeRules)
+    # Production: an external Temporal over TLS / with an API key, metrics, health (docs/deployment.md).
+    temporal_tls: bool = False  # on by itself when a CA, a client certificate or an API key is given
+    temporal_tls_ca: str = ""  # PEM file of the server's root CA (empty: the system's roots)
+    temporal_tls_cert: str = ""  # PEM file of the client certificate (mTLS)
+    temporal_tls_key: str = ""  # PEM file of the client certificate's private key
+    temporal_tls_server_name: str = ""  # the name to check the server certificate against (SNI)
+    temporal_api_key: str = field(default="", repr=False)  # Temporal Cloud API key (a bearer token)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0  # this process's Prometheus endpoint (worker, projector); 0: none
+    temporal_metrics_port: int = 0  # the Temporal SDK's own Prometheus endpoint in this process; 0: none
+    ready_max_lag_events: int = 1000  # /readyz: the read models may lag the store by at most this many events
+    ready_max_lag_seconds: float = 30.0  # … and the oldest event not yet projected may be at most this old
+    lease_poll: float = 0.5  # a standby projector tries the lease this often (seconds)
     # Supervision by `oneseal up` (docs/configuration.md).
     stack_max_restarts: int = 5  # consecutive failed restarts of one child before up gives up
     stack_backoff: float = 1.0  # first wait before a restart; doubles per consecutive failure
@@ -79,6 +93,7 @@ class Settings:
             log_format=_env("ONESEAL_LOG_FORMAT", "console"),
             read_your_writes_timeout=float(_env("ONESEAL_READ_YOUR_WRITES_TIMEOUT", "10")),
             rules=rules_from_env(),
+            **_production_from_env(),
             stack_max_restarts=int(_number("ONESEAL_STACK_MAX_RESTARTS", "5", integer=True)),
             stack_backoff=_number("ONESEAL_STACK_BACKOFF", "1"),
             stack_backoff_max=_number("ONESEAL_STACK_BACKOFF_MAX", "30"),
@@ -100,6 +115,41 @@ class Settings:
             Path(self.event_store_url).parent.mkdir(parents=True, exist_ok=True)
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.event_store_url}
         return postgres_env(self.event_store_url)
+
+
+def _flag(name: str, default: str = "0") -> bool:
+    raw = _env(name, default).lower()
+    if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise SystemExit(f"{name} 应为 1 或 0（true/false），而不是「{raw}」")
+    return raw in ("1", "true", "yes", "on")
+
+
+def _pem_file(name: str) -> str:
+    path = _env(name, "")
+    if path and not Path(path).expanduser().is_file():
+        raise SystemExit(f"{name} 指向的文件不存在：{path}")
+    return str(Path(path).expanduser()) if path else ""
+
+
+def _production_from_env() -> dict[str, Any]:
+    ca, cert, key = (_pem_file(f"ONESEAL_TEMPORAL_TLS_{n}") for n in ("CA", "CERT", "KEY"))
+    if bool(cert) != bool(key):
+        raise SystemExit("ONESEAL_TEMPORAL_TLS_CERT 与 ONESEAL_TEMPORAL_TLS_KEY 须同时设置（客户端证书及其私钥）")
+    api_key = _env("ONESEAL_TEMPORAL_API_KEY", "")
+    return {
+        "temporal_tls": _flag("ONESEAL_TEMPORAL_TLS", "1" if (ca or cert or api_key) else "0"),
+        "temporal_tls_ca": ca,
+        "temporal_tls_cert": cert,
+        "temporal_tls_key": key,
+        "temporal_tls_server_name": _env("ONESEAL_TEMPORAL_TLS_SERVER_NAME", ""),
+        "temporal_api_key": api_key,
+        "metrics_host": _env("ONESEAL_METRICS_HOST", "127.0.0.1"),
+        "metrics_port": int(_number("ONESEAL_METRICS_PORT", "0", integer=True)),
+        "temporal_metrics_port": int(_number("ONESEAL_TEMPORAL_METRICS_PORT", "0", integer=True)),
+        "ready_max_lag_events": int(_number("ONESEAL_READY_MAX_LAG_EVENTS", "1000", integer=True)),
+        "ready_max_lag_seconds": _number("ONESEAL_READY_MAX_LAG_SECONDS", "30"),
+        "lease_poll": _number("ONESEAL_LEASE_POLL", "0.5"),
+    }
 
 
 def default_data_dir() -> Path:

@@ -11,6 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from workers.logging import configure_logging
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 configure_logging("console")
 
@@ -29,6 +30,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=temporal_binary(),
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        search_attributes=SEARCH_ATTRIBUTES,  # the case workflow upserts them
     )
     try:
         yield env

@@ -1,33 +1,80 @@
-"""The projection process (`oneseal project`): keeps the read models up to date, exactly once."""
+"""The projection process (`oneseal project`): keeps the read models up to date, exactly once.
+
+One projector is active per read-model database: it holds every projection's lease (a PostgreSQL
+advisory lock, or a file lock beside the SQLite file). Without ``--standby`` a second one fails at
+once with PROJECTION_BUSY; with ``--standby`` it waits, trying the leases every ``ONESEAL_LEASE_POLL``
+seconds, and takes over when the active one dies (its lock goes with its connection). The runners
+are built only once the leases are held, so a standby never touches the tables the active one writes.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import ExitStack
 
 import structlog
+from prometheus_client import Counter, Gauge
 
-from projections.runner import ProjectionRunner, lease, make_engine, run_all
+from projections.runner import ProjectionBusy, ProjectionRunner, lease, make_engine, run_all, waiting_lease
 from services.bootstrap import Bootstrap
+from services.metrics import serve
 from services.projections import PROJECTIONS
 from workers.logging import configure_logging
 from workers.stopping import StopFlag, stop_on_signals
 
 log = structlog.get_logger("oneseal.projector")
 
+# Only the projector process has these (docs/operations.md).
+PROJECTOR_ACTIVE = Gauge(
+    "oneseal_projector_active", "1 while this projector holds the leases and projects, 0 while it waits (standby)"
+)
+PROJECTED_EVENTS = Counter(
+    "oneseal_projection_notifications", "Notifications this projector has projected", ["projection"]
+)
 
-def main() -> int:
+
+class CountingRunner(ProjectionRunner):
+    """A runner that counts what it projects (oneseal_projection_notifications_total)."""
+
+    def step(self, until: int | None = None) -> int:
+        n = super().step(until)
+        if n:
+            PROJECTED_EVENTS.labels(self.name).inc(n)
+        return n
+
+
+def main(standby: bool = False) -> int:
     boot = Bootstrap()
-    configure_logging(boot.settings.log_format)
+    settings = boot.settings
+    configure_logging(settings.log_format)
     batch = int(os.environ.get("ONESEAL_PROJECTION_BATCH", "5000"))
-    engine = make_engine(boot.settings.read_model_url)
-    runners = [ProjectionRunner(boot.store, engine, make(), batch_size=batch) for make in PROJECTIONS.values()]
+    engine = make_engine(settings.read_model_url)
     stop = StopFlag()  # not threading.Event: setting one from a signal handler can deadlock
     stop_on_signals(stop)
+    PROJECTOR_ACTIVE.set(0)
+    serve(boot, read_models=True)
     with ExitStack() as leases:
-        for r in runners:
-            leases.enter_context(lease(engine, r.name))
+        for name in PROJECTIONS:
+            if not standby:
+                try:
+                    leases.enter_context(lease(engine, name))
+                except ProjectionBusy as e:
+                    log.error("projector.busy", projection=name, code=e.code)
+                    print(
+                        f"✗ {e}；如需备用进程，请用 oneseal project --standby  ({e.code})", file=sys.stderr, flush=True
+                    )
+                    return 2
+            elif not leases.enter_context(waiting_lease(engine, name, stop, settings.lease_poll)):
+                log.info("projector.stopped_in_standby")
+                return 0
+        PROJECTOR_ACTIVE.set(1)
+        log.info("projector.active", projections=list(PROJECTIONS), standby=standby, pid=os.getpid())
+        runners: list[ProjectionRunner] = [
+            CountingRunner(boot.store, engine, make(), batch_size=batch) for make in PROJECTIONS.values()
+        ]
         run_all(runners, stop)
+    PROJECTOR_ACTIVE.set(0)
     return 0
 
 

@@ -27,6 +27,7 @@ import structlog
 from services.settings import Settings
 from workers.stack_state import DataDirLock, StackBusy, now_iso, remove_state, version, write_state
 from workers.stopping import StopFlag, stop_on_signals
+from workflows.search_attributes import dev_server_args
 
 log = structlog.get_logger("oneseal.stack")
 
@@ -204,6 +205,7 @@ class Stack:
             argv = [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(s.dev_server_port),
                     "--ui-port", str(s.dev_server_ui_port), "--db-filename", str(s.data_dir / "temporal.db"),
                     "--namespace", s.temporal_namespace, "--log-level", "warn"]  # fmt: skip
+            argv += dev_server_args()  # typed search attributes (a database file made before: the worker adds them)
             ports = (s.dev_server_port, s.dev_server_ui_port)
             self.children.append(Child("temporal", argv, dict(os.environ), logs / "temporal.log", ports))
         for name, module in (("worker", "workers.worker"), ("projector", "workers.projector")):

@@ -12,9 +12,12 @@ from temporalio.worker import Worker
 
 from domain.cases.application import CaseApplication
 from domain.parallel.commands import ProjectCommands
-from services.bootstrap import Bootstrap
+from services.bootstrap import Bootstrap, temporal_connect_options
+from services.metrics import serve
 from services.settings import Settings
+from services.visibility import SearchAttributesUnavailable, ensure_search_attributes
 from workers.logging import configure_logging
+from workers.telemetry import ActivityMetrics
 from workflows.case import CaseWorkflow
 from workflows.case_activities import CaseActivities
 from workflows.parallel import ParallelApprovalWorkflow
@@ -41,6 +44,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
+        interceptors=[ActivityMetrics()],  # oneseal_activity_* (workers/telemetry.py)
         workflows=WORKFLOWS,
         activities=[activities.case_command, projects.project_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
@@ -52,7 +56,7 @@ async def connect(settings: Settings, attempts: int = 60) -> Client:
     """Connect, waiting for a dev server that is still starting."""
     for i in range(attempts):
         try:
-            return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+            return await Client.connect(settings.temporal_target, **temporal_connect_options(settings))
         except RuntimeError:
             if i == attempts - 1:
                 raise
@@ -65,6 +69,14 @@ async def main() -> None:
     settings = boot.settings
     configure_logging(settings.log_format)
     client = await connect(settings)
+    serve(boot, read_models=False)
+    try:  # the case workflow upserts them: a missing one would stall every case's workflow task
+        added = [a.name for a in await ensure_search_attributes(client, settings.temporal_namespace)
+                 if a.state == "added"]  # fmt: skip
+        if added:
+            log.info("worker.search_attributes_added", names=added)
+    except SearchAttributesUnavailable as e:
+        log.warning("worker.search_attributes_unchecked", reason=str(e))
     worker = build_worker(client, boot.store, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

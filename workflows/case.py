@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.staff import SYSTEM_ACTOR
     from workflows.case_activities import CaseActivities
     from workflows.contracts import SUBMIT, CaseCommand, CaseInput, StepResult
+    from workflows.search_attributes import SEARCH_ATTRIBUTES_PATCH, case_updates
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
@@ -178,6 +179,10 @@ class CaseWorkflow:
             if isinstance(cause, ApplicationError):
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
             raise
+        if workflow.patched(SEARCH_ATTRIBUTES_PATCH):  # findable in Temporal's tools as the status changes
+            updates = case_updates(result.case, workflow.info().typed_search_attributes)
+            if updates:
+                workflow.upsert_search_attributes(updates)
         self._case = result.case
         self._changes += 1
         self._log().info("case.step", step=step, status=result.case.status.value, recorded=result.recorded)

@@ -14,6 +14,7 @@ from entrypoints.cli.calendar import calendar_app
 from entrypoints.cli.cases import case_app, worklist_app
 from entrypoints.cli.common import err, out
 from entrypoints.cli.directory import matters_app, staff_app
+from entrypoints.cli.operations import operations_app
 from entrypoints.cli.parallel import parallel_app, parallel_scenario_app
 from entrypoints.cli.processes import processes_app
 from entrypoints.cli.reports import report_app
@@ -49,6 +50,7 @@ app.add_typer(parallel_app, name="parallel")
 scenario_app.registered_commands += parallel_scenario_app.registered_commands
 app.add_typer(calendar_app, name="calendar")
 app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands
+app.registered_commands += operations_app.registered_commands
 
 
 def main() -> None:

@@ -89,15 +89,34 @@ def projections_status(as_json: JsonFlag = False) -> None:
 
 @projections_app.command("rebuild")
 @command
-def projections_rebuild(name: Annotated[str, typer.Argument(help="投影名称：cases 或 projects")] = "cases") -> None:
-    """清空读模型并从第 0 号事件重放（期间请停止投影进程）。"""
+def projections_rebuild(
+    name: Annotated[str, typer.Argument(help="投影名称：cases 或 projects")] = "cases",
+    into: Annotated[
+        str | None,
+        typer.Option("--into", help="不停机重建：把全部读模型从事件建到另一个数据库（URL），原读模型照常服务"),
+    ] = None,
+) -> None:
+    """清空读模型并从第 0 号事件重放（期间请停止投影进程）；加 --into URL 则建到另一个库，不停机。"""
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err) as progress:  # fmt: skip
-        task = progress.add_task(f"重建 {safe(name)}", total=None)
-        status = boot().projections.rebuild(
-            name, lambda pos, total: progress.update(task, completed=pos, total=max(total, 1))
+        if into:
+            task = progress.add_task(f"重建到 {safe(into.split('@')[-1])}", total=None)
+            built = boot().projections.rebuild_into(
+                into, lambda n, pos, total: progress.update(task, description=f"重建 {n}", completed=pos,
+                                                            total=max(total, 1))
+            )  # fmt: skip
+        else:
+            task = progress.add_task(f"重建 {safe(name)}", total=None)
+            built = [boot().projections.rebuild(
+                name, lambda pos, total: progress.update(task, completed=pos, total=max(total, 1))
+            )]  # fmt: skip
+    for status in built:
+        out.print(f"[green]✓ 已重建「{safe(status.name)}」[/]：位置 {status.position} / {status.head}")
+    if into:
+        out.print(
+            "下一步：以 ONESEAL_READ_MODEL_URL 指向新库启动投影进程（oneseal project）使其保持最新，"
+            "再逐个重启网页进程切换到新库（见 docs/deployment.md）"
         )
-    out.print(f"[green]✓ 已重建「{safe(name)}」[/]：位置 {status.position} / {status.head}")
 
 
 @scenario_app.command("load")

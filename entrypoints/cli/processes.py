@@ -50,8 +50,12 @@ def worker() -> None:
 
 @processes_app.command("project")
 @command
-def project() -> None:
+def project(
+    standby: Annotated[
+        bool, typer.Option("--standby", help="备用：等待正在运行的投影进程释放租约后接替，而不是报错退出")
+    ] = False,
+) -> None:
     """只启动投影进程：持续把事件投影到读模型（Ctrl-C 停止）。"""
     from workers.projector import main as projector_main
 
-    raise typer.Exit(projector_main())
+    raise typer.Exit(projector_main(standby=standby))

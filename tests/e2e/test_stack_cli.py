@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from workflows.search_attributes import dev_server_args
+
 pytestmark = pytest.mark.integration
 ONESEAL = str(Path(sys.executable).parent / "oneseal")
 FRONT, REVIEWER, OUTPUT = "513221-qt-a", "513221-scjg-a", "513221-cj-a"
@@ -164,6 +166,7 @@ def test_external_temporal_address_starts_no_dev_server(tmp_path: Path) -> None:
             str(port),
             "--log-level",
             "error",
+            *dev_server_args(),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

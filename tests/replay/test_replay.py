@@ -26,6 +26,7 @@ BRANCHES = {
     "withdrawal",
     "adopted",
     "deadline_recomputed",
+    "search_attributes",  # the search-attributes patch: upserts as the status changes
 }
 PARALLEL_BRANCHES = {
     "all_agree",
