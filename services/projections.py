@@ -63,9 +63,13 @@ class ProjectionService:
             runner.rebuild(on_progress)
         return ProjectionStatus(name, runner.position(), runner.head())
 
-    def ensure_fresh(self, name: str = CasesProjection.name, timeout: float | None = None) -> ProjectionStatus:
+    def ensure_fresh(self, name: str | None = None, timeout: float | None = None) -> ProjectionStatus:
         """Make sure the read model has every event the store had when asked: catch up here if no
-        projector runs, wait for it if one does, and refuse with the position when it does not arrive."""
+        projector runs, wait for it if one does, and refuse with the position when it does not arrive.
+        Without a name, every registered read model (the answer is the least advanced)."""
+        if name is None:
+            statuses = [self.ensure_fresh(n, timeout) for n in PROJECTIONS]
+            return min(statuses, key=lambda s: s.position)
         head = self.boot.head()
         engine = self.boot.read_models
         position = tracking_position(engine, name)

@@ -34,10 +34,7 @@ class ReportService:
 
     def _fresh(self) -> dict[str, Any]:
         self.boot.require_data()
-        from services.projections import PROJECTIONS
-
-        # Every read model the bulletin reads (cases, projects) must have reached the store's head.
-        status = min((self.boot.projections.ensure_fresh(name) for name in PROJECTIONS), key=lambda s: s.position)
+        status = self.boot.projections.ensure_fresh()  # every read model the bulletin reads: cases, projects
         return {
             "position": status.position,
             "head": status.head,

@@ -16,6 +16,7 @@ from domain.errors import DomainError
 from projections.cases import CasesProjection
 from projections.runner import ProjectionRunner, lease, make_engine
 from services.bootstrap import Bootstrap
+from services.projections import PROJECTIONS
 from services.settings import Settings
 
 from .conftest import PG_ADMIN
@@ -69,7 +70,7 @@ def test_rebuild_beside_the_live_read_model(kind: str, tmp_path: Path, request: 
     with lease(live, "cases"):  # the live projector keeps running meanwhile
         runner.catch_up()
         built = boot.projections.rebuild_into(target)
-        assert [(s.name, s.position) for s in built] == [("cases", runner.head())]
+        assert [(s.name, s.position) for s in built] == [(name, runner.head()) for name in PROJECTIONS]
         assert snapshot(make_engine(target)) == snapshot(live)
         # Run again after more events: it continues from where it stopped.
         seed_live_cases(boot.store, 30, seed=22)
