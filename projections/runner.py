@@ -125,6 +125,9 @@ def ensure_schema(engine: Engine, projection: Projection, application_name: str,
         with engine.begin() as conn:
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == projection.name))
     metadata.create_all(engine, tables=list(projection.tables))
+    for table in projection.tables:  # indexes added since the tables were made (they change no fingerprint)
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     with engine.begin() as conn:
         conn.execute(
