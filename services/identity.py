@@ -31,6 +31,7 @@ from domain.identity import (
     ALL_REGIONS,
     POST_ROLES,
     AccountLocked,
+    PasswordRejected,
     Principal,
     Role,
     RoleAlreadyHeld,
@@ -216,7 +217,7 @@ class IdentityService:
     def change_own_password(self, p: Principal, old: str, new: str) -> None:
         account = self.get(p.username)
         if not self._verify(account.password_hash, old):
-            raise SignInRefused("原密码不正确", field="old_password")
+            raise PasswordRejected("原密码不正确", field="old_password")
         self.set_password(p.username, new, by=principal_actor(p))
 
     def grant(self, username: str, role: Role, *, by: dict[str, str], scope: Scope | None = None,
