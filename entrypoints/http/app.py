@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,6 +28,7 @@ from services.bootstrap import Bootstrap
 from services.identity import NotAuthenticated
 from workers.stack_state import version
 
+log = structlog.get_logger("oneseal.web")
 STATIC = Path(__file__).with_name("static")
 ROUTERS = [api.router, pages.router]
 PUBLIC_API = {"/api/health"}
@@ -91,6 +93,11 @@ def create_app(boot: Bootstrap | None = None) -> FastAPI:
         codes = {404: ("NOT_FOUND", "页面或接口不存在"), 405: ("METHOD_NOT_ALLOWED", "不支持此请求方法")}
         code, message = codes.get(e.status_code, ("HTTP_ERROR", str(e.detail)))
         return _error(request, e.status_code, {"code": code, "message": message})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception) -> Response:
+        log.exception("web.unexpected_error", path=request.url.path)
+        return _error(request, 500, {"code": "INTERNAL_ERROR", "message": "服务器内部错误，已记录日志，请联系管理员"})
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

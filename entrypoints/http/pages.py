@@ -70,6 +70,13 @@ def _post(value: Any) -> str:
     return f"{value.department}·{label}"
 
 
+def _via(value: str) -> str:
+    """How a step came in, as staff read it: 网页 · user, API · user, 服务器命令行."""
+    channel, _, user = value.partition(":")
+    names = {"web": "网页", "api": "API", "cli": "服务器命令行"}
+    return f"{names.get(channel, channel)} · {user}" if user else names.get(channel, channel or "—")
+
+
 def _label(enum: Any, value: str) -> str:
     try:
         return str(enum(value).label)
@@ -83,12 +90,14 @@ env = Environment(
 env.filters.update(
     v=lambda x: printable("" if x is None else str(x)),
     local=_local,
+    iso_local=lambda x: _local(datetime.fromisoformat(x)) if x else "—",
     day=lambda x: _local(x, "%Y-%m-%d"),
     post=_post,
     post_label=lambda x: _label(Post, x) if x else "—",
     status_label=lambda x: _label(CaseStatus, x),
     kind_label=lambda x: _label(MatterKind, x),
     level_label=lambda x: _label(Level, x),
+    via=lambda x: _via(str(x or "")),
     pct=lambda r: "—" if not r or r.get("percent") is None else f"{r['percent']:.1f}%",
 )
 
@@ -337,7 +346,7 @@ def bulletin_page(request: Request, month: str = "", region: str = "") -> Respon
     text = []
     if data:
         md = str(boot.reports.render(data, "md"))
-        text = [line for line in md.split("\n|")[0].splitlines() if line.strip() and not line.startswith("- ")]
+        text = [line for line in md.split("\n|")[0].splitlines() if line.strip()]
     chart = None
     if data:
         rows = data["by_county"] if not region else data["by_department"]
@@ -347,6 +356,17 @@ def bulletin_page(request: Request, month: str = "", region: str = "") -> Respon
             "completed": [r["completed"] for r in rows],
             "rate": [r["completion_rate"]["percent"] for r in rows],
         }
+    totals = []
+    if data:
+        totals = (
+            [(f"{region}合计", data["prefecture_wide"])]
+            if region
+            else [
+                ("全州合计", data["prefecture_wide"]),
+                ("州级", data["prefecture_level"]),
+                ("县（市）", data["counties"]),
+            ]
+        )
     query = urlencode({"month": month, **({"region": region} if region else {})})
     return render(request, "bulletin.html", data=data, error=error, text=text, chart=chart, month=month,
-                  region=region, regions=boot.directory.regions(), query=query)  # fmt: skip
+                  region=region, regions=boot.directory.regions(), query=query, totals=totals)  # fmt: skip

@@ -17,10 +17,11 @@
       { type: "value", name: "%", min: 0, max: 100, splitLine: { show: false } }
     ],
     series: [
-      { name: "受理", type: "bar", data: d.accepted, itemStyle: { color: "#5470c6" } },
-      { name: "办结", type: "bar", data: d.completed, itemStyle: { color: "#91cc75" } },
+      { name: "受理", type: "bar", data: d.accepted, barMaxWidth: 40, itemStyle: { color: "#5470c6" } },
+      { name: "办结", type: "bar", data: d.completed, barMaxWidth: 40, itemStyle: { color: "#91cc75" } },
       { name: "办结率", type: "line", yAxisIndex: 1, data: d.rate, itemStyle: { color: "#b71c1c" } }
     ]
   });
   window.addEventListener("resize", function () { chart.resize(); });
+  if (typeof ResizeObserver !== "undefined") new ResizeObserver(function () { chart.resize(); }).observe(holder);
 })();
