@@ -59,6 +59,7 @@ case_facts = Table(
     Index("ix_case_facts_status", "status"),
     Index("ix_case_facts_submitted", "submitted_at", "case_no"),  # case search: newest first, cursor paging
     Index("ix_case_facts_region_submitted", "region", "submitted_at", "case_no"),  # … within a user's region
+    Index("ix_case_facts_scope", "region", "department", "submitted_at", "case_no"),  # … and department
 )
 
 STAT_COUNTERS = (

@@ -74,6 +74,9 @@ def test_a_case_through_every_step_over_the_api(web: WebStack) -> None:
         r = c.http.post(f"/api/cases/{no}/{step}", headers=front, json={})
         assert r.status_code == 200, (step, r.text)
         assert r.json()["lists_lag"] is None
+        if step == "supplement":  # back at the front desk: in the inbox of the clerk who issued the notice
+            inbox = c.http.get("/api/worklist", params={"tab": "inbox"}, headers=front).json()
+            assert no in [i["ref"] for i in inbox["items"]]
     # Read-your-writes: the list already shows it, and it is in the reviewer's worklist.
     found = c.http.get("/api/cases", params={"case_no": no}, headers=front).json()
     assert found["items"][0]["status"] == "under_review"

@@ -5,12 +5,14 @@ and department, so the role alone decides. Storage plays no part here: it runs o
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from domain.cases.steps import STEPS, Step
-from domain.identity import ROLE_STEPS, Role
+from domain.identity import ROLE_STEPS, Role, UserAccount
+from services.identity import default_scope
 from tests.web.conftest import FRONT, MATTER, OUTPUT, REVIEWER, WebStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("web", ["sqlite"], indirect=True)]
@@ -35,13 +37,21 @@ def users(web: WebStack) -> dict[tuple[Role, str], dict[str, str]]:
     """One user per role and post, all in 汶川县 (reviewers in the matter's department)."""
     out = {}
     tag = uuid.uuid4().hex[:5]
-    for role in Role:
+    identity = web.boot.identity
+    accounts = []
+    for role in Role:  # they sign in with tokens only: one password hash for all, saved in one go
         for post, staff_id in POST_STAFF.items():
             name = f"m-{tag}-{role.value}-{post}".replace("_", "")
-            web.boot.identity.add(name, password=f"{name}-password", roles=[role], staff_id=staff_id,
-                                  by={"user_id": "tests"})  # fmt: skip
-            out[(role, post)] = web.token(name)
-    return out
+            staff = web.boot.directory.actor(staff_id)
+            accounts.append(UserAccount.register(
+                name, display_name=name, password_hash="unusable", roles=[role], scope=default_scope([role], staff),
+                staff_id=staff_id, must_change_password=False, actor={"user_id": "tests"}, at=datetime.now(UTC),
+                command_id=f"tests/{name}",
+            ))  # fmt: skip
+            out[(role, post)] = name
+    web.boot.store.save(*accounts)
+    return {k: {"authorization": f"Bearer {identity.issue_token(v, 'matrix', by={'user_id': 'tests'})[1]}"}
+            for k, v in out.items()}  # fmt: skip
 
 
 def prepare(web: WebStack, step: Step) -> str:
