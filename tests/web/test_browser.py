@@ -13,9 +13,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from domain.cases.legacy import IMPORT_COLUMNS
 from tests.web.conftest import ARTIFACTS, FRONT, MATTER, OTHER_FRONT, OUTPUT, REVIEWER, WebStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("web", ["sqlite"], indirect=True)]
@@ -118,10 +120,25 @@ def test_a_case_through_every_step_in_the_browser(browser: Browser, web: WebStac
     clerk.shoot("cases")
     clerk.close()
 
+    # An open legacy case, long past its deadline, taken over: it comes first in the worklist, in red.
+    legacy = f"L-{case_no[-6:]}"
+    row = (f"{legacy},{MATTER},食品经营许可,licensing,county,汶川县,汶川县市场监督管理局,旧系统申请人,"
+           "2020-04-01T09:00:00,2020-04-01T10:00:00,,,5,working")  # fmt: skip
+    files = {"file": ("legacy.csv", f"{','.join(IMPORT_COLUMNS)}\n{row}\n".encode(), "text/csv")}
+    r = httpx.post(f"{web.url}/api/imports/cases", headers=web.token("admin"), files=files, timeout=60)
+    assert r.status_code == 200 and r.json()["adopted"] == 1, r.text
+
     # The reviewer finds it in the worklist and decides.
     reviewer = Session(browser, web, REVIEWER)
     page = reviewer.page
     expect(page.locator("#worklist-table")).to_contain_text(case_no)
+    for _ in range(50):  # the take-over records the overdue at once; the projector follows
+        if page.locator("#worklist-table tr.overdue", has_text=legacy).count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.locator("#worklist-table tbody tr").first).to_contain_text(legacy)
+    expect(page.locator("#worklist-table tbody tr").first.locator(".badge.red")).to_have_text("超期")
     reviewer.shoot("worklist")
     page.click(f"text={case_no}")
     expect(page.locator("#status")).to_have_text("审查中")
