@@ -156,7 +156,7 @@ def bench_reads() -> None:
         server.should_exit = True
 
 
-async def bench_step(n: int = 40) -> None:
+async def bench_step(n: int = 60) -> None:
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(Path(sys.executable).parent / "temporal"))
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         d = Path(tmp)

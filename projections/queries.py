@@ -187,6 +187,14 @@ def worklist_for(engine: Engine, department: str, post: str, region: str, limit:
     return Page(items, total)
 
 
+def case_where(engine: Engine, case_no: str) -> tuple[str, str] | None:
+    """A case's region and department as the lists know them (None: not projected yet)."""
+    q = select(case_facts.c.region, case_facts.c.department).where(case_facts.c.case_no == case_no)
+    with engine.connect() as conn:
+        row = conn.execute(q).first()
+    return (str(row[0]), str(row[1])) if row else None
+
+
 def inbox_for(
     engine: Engine, department: str, post: str, region: str, user_id: str, limit: int = 200
 ) -> Page[WorkItem]:

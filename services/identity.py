@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -128,6 +129,7 @@ class IdentityService:
         self.boot = boot
         self.hasher = PasswordHasher()
         self._dummy_hash: str | None = None
+        self._cache: dict[UUID, UserAccount] = {}  # accounts as last loaded; never changed in place
 
     # ---- accounts -----------------------------------------------------------------------------
 
@@ -142,10 +144,16 @@ class IdentityService:
             check_username(username)
         except InvalidValue:
             return None
+        aid = account_id(username)
+        store = self.boot.store
+        cached = self._cache.get(aid)
+        if cached is not None and not store.recorder.select_events(aid, gt=cached.version, limit=1):
+            return cached  # nothing recorded since: one indexed read instead of replaying the account
         try:
-            account: UserAccount = self.boot.store.repository.get(account_id(username))
+            account: UserAccount = store.repository.get(aid)
         except AggregateNotFoundError:
             return None
+        self._cache[aid] = account
         return account
 
     def users(self) -> list[UserView]:
