@@ -13,8 +13,10 @@ Run: ``.venv/bin/python -m bench.bench_web [reads|step|all]``. Each leg has its 
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -66,6 +68,14 @@ def serve(boot: Bootstrap) -> tuple[uvicorn.Server, str]:
     while not server.started:
         time.sleep(0.05)
     return server, f"http://127.0.0.1:{port}"
+
+
+def _up(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/api/health", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -171,7 +181,22 @@ async def bench_step(n: int = 60) -> None:
             stack.enter_context(lease(boot.read_models, r.name))
         projector = threading.Thread(target=run_all, args=(runners, stop, 0.02), daemon=True)
         projector.start()
-        server, url = serve(Bootstrap(settings))
+        # The web app in a process of its own, as `oneseal up` runs it (no GIL shared with the worker).
+        port = free_port()
+        web_env = {
+            **os.environ,
+            "ONESEAL_DATA_DIR": str(d),
+            "ONESEAL_TEMPORAL_ADDRESS": target,
+            "ONESEAL_TASK_QUEUE": settings.task_queue,
+            "ONESEAL_WEB_PORT": str(port),
+            "ONESEAL_LOG_FORMAT": "json",
+        }
+        web = subprocess.Popen([sys.executable, "-m", "entrypoints.http"], env=web_env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+        stack.callback(web.kill)
+        url = f"http://127.0.0.1:{port}"
+        while not _up(url):
+            await asyncio.sleep(0.1)
         actor = boot.directory.actor(FRONT)
         async with build_worker(env.client, boot.store, settings.task_queue), httpx.AsyncClient(base_url=url) as http:
             cases = []
@@ -192,7 +217,8 @@ async def bench_step(n: int = 60) -> None:
                     elapsed, bucket = time.perf_counter() - t, over_http
                 if i >= 4:  # the first two of each: warm-up
                     bucket.append(elapsed)
-        server.should_exit = True
+        web.terminate()
+        web.wait(10)
         stop.set()
         projector.join(10)
     await env.shutdown()
