@@ -99,6 +99,10 @@ def create_app(boot: Bootstrap | None = None) -> FastAPI:
         log.exception("web.unexpected_error", path=request.url.path)
         return _error(request, 500, {"code": "INTERNAL_ERROR", "message": "服务器内部错误，已记录日志，请联系管理员"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return HTMLResponse((STATIC / "docs.html").read_text(encoding="utf-8"))
