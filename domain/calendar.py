@@ -1,21 +1,28 @@
 """The service calendar: working days (工作日) on the Chinese public-holiday calendar, and natural days.
 
-Its data ships in ``data/calendar.json`` (seeded from the ``chinesecalendar`` package). A year
-without published data is never guessed silently: either ``CalendarDataMissing`` is raised or,
-when the caller allows it, the answer is flagged ``provisional`` (weekends only, no holidays).
+Its data ships in ``data/calendar.json`` (seeded from the ``chinesecalendar`` package); years
+published later are recorded as events (``CalendarBook.YearPublished``, loaded from a small YAML
+file of the State Council's notice) and laid over it, so every process counts on the same days.
+A year without published data is never guessed silently: either ``CalendarDataMissing`` is raised
+or, when the caller allows it, the answer is flagged ``provisional`` (weekends only, no holidays).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
-from domain.errors import CalendarDataMissing, InvalidValue
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import CalendarDataMissing, DomainError, InvalidValue
+from domain.events import Recorded
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _DATA = Path(__file__).with_name("data") / "calendar.json"
@@ -143,3 +150,181 @@ def end_of_day(day: date) -> datetime:
 @lru_cache(maxsize=1)
 def default_calendar() -> ServiceCalendar:
     return ServiceCalendar.from_file()
+
+
+# ---- calendar years as data ------------------------------------------------------------------------
+
+
+class CalendarFileInvalid(DomainError):
+    code = "CALENDAR_FILE_INVALID"
+
+
+@dataclass(frozen=True)
+class YearArrangement:
+    """One year's public holidays and make-up working days (调休), as the State Council publishes them."""
+
+    year: int
+    holidays: dict[date, str]
+    workdays: dict[date, str]
+    source: str
+
+    def content_hash(self) -> str:
+        text = json.dumps(
+            {
+                "year": self.year,
+                "holidays": {d.isoformat(): n for d, n in sorted(self.holidays.items())},
+                "workdays": {d.isoformat(): n for d, n in sorted(self.workdays.items())},
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def parse_year_file(text: str, *, source_name: str = "<file>") -> YearArrangement:
+    """The documented YAML (docs/data-formats.md, "Calendar year files"); every error named, nothing half-read.
+
+    ``year``, ``source`` (the notice), ``holidays``: a list of ``{name, from, to}`` (inclusive
+    ranges), ``workdays``: a list of ``{date, name}`` (weekend days worked in exchange)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"第{mark.line + 1}行" if mark is not None else ""
+        raise CalendarFileInvalid(f"{source_name}{where}不是有效的 YAML：{getattr(e, 'problem', e)}") from None
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        raise CalendarFileInvalid(f"{source_name}：应为含 year、source、holidays、workdays 的 YAML 映射")
+    year = raw.get("year")
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise CalendarFileInvalid(f"{source_name}：year 应为 2000—2100 之间的年份，而不是「{year}」", field="year")
+    source = str(raw.get("source") or "").strip()
+    if not source:
+        errors.append("source：须写明依据（如国务院办公厅关于部分节假日安排的通知及文号）")
+    holidays: dict[date, str] = {}
+    workdays: dict[date, str] = {}
+
+    def day(value: object, where: str) -> date | None:
+        if isinstance(value, date):
+            d = value
+        else:
+            try:
+                d = date.fromisoformat(str(value))
+            except ValueError:
+                errors.append(f"{where}：「{value}」不是日期（YYYY-MM-DD）")
+                return None
+        if d.year != year:
+            errors.append(f"{where}：{d.isoformat()} 不在 {year} 年")
+            return None
+        return d
+
+    for i, h in enumerate(raw.get("holidays") or []):
+        where = f"holidays[{i + 1}]"
+        if not isinstance(h, dict) or not str(h.get("name") or "").strip():
+            errors.append(f"{where}：须有 name、from、to")
+            continue
+        start, end = day(h.get("from"), f"{where}.from"), day(h.get("to", h.get("from")), f"{where}.to")
+        if start is None or end is None:
+            continue
+        if end < start:
+            errors.append(f"{where}：to（{end}）早于 from（{start}）")
+            continue
+        d = start
+        while d <= end:
+            if d in holidays:
+                errors.append(f"{where}：{d.isoformat()} 重复列为假日")
+            holidays[d] = str(h["name"]).strip()
+            d += timedelta(days=1)
+    if not holidays:
+        errors.append("holidays：至少应有一项")
+    for i, w in enumerate(raw.get("workdays") or []):
+        where = f"workdays[{i + 1}]"
+        if not isinstance(w, dict):
+            errors.append(f"{where}：须有 date、name")
+            continue
+        d2 = day(w.get("date"), f"{where}.date")
+        if d2 is None:
+            continue
+        if d2.weekday() < 5:
+            errors.append(f"{where}：{d2.isoformat()} 是工作日，调休上班日应为周末")
+        if d2 in holidays:
+            errors.append(f"{where}：{d2.isoformat()} 同时列为假日和调休上班日")
+        workdays[d2] = str(w.get("name") or "调休上班").strip()
+    if errors:
+        raise CalendarFileInvalid(f"{source_name} 有 {len(errors)} 处错误，未载入", rows=errors)
+    return YearArrangement(year, holidays, workdays, source)
+
+
+class CalendarBook(Aggregate):
+    """The published years, as recorded facts: every process counts days on the same calendar, and a year
+    that arrives later (the notice for next year each November) is an event, not a code change."""
+
+    class Event(Recorded):
+        pass
+
+    class Opened(Aggregate.Created, Event):
+        LABEL = "建立节假日安排记录"
+
+    class YearPublished(Event):
+        LABEL = "载入年度节假日安排"
+        year: int
+        holidays: dict[str, str]
+        workdays: dict[str, str]
+        source: str
+        content_hash: str
+
+        def apply(self, book: CalendarBook) -> None:
+            book.years[self.year] = YearArrangement(
+                self.year,
+                {date.fromisoformat(k): v for k, v in self.holidays.items()},
+                {date.fromisoformat(k): v for k, v in self.workdays.items()},
+                self.source,
+            )
+            book.processed_commands.append(self.command_id)
+
+    @staticmethod
+    def create_id() -> UUID:
+        return CALENDAR_BOOK_ID
+
+    @event(Opened)
+    def __init__(self, actor: dict[str, str], at: datetime, command_id: str) -> None:
+        self.years: dict[int, YearArrangement] = {}
+        self.processed_commands: list[str] = [command_id]
+
+    def has_processed(self, command_id: str) -> bool:
+        return command_id in self.processed_commands
+
+    def publish(self, arrangement: YearArrangement, *, actor: dict[str, str], at: datetime, command_id: str) -> None:
+        """Record a year; the same content again records nothing (a re-load is idempotent)."""
+        known = self.years.get(arrangement.year)
+        if known is not None and known.content_hash() == arrangement.content_hash():
+            return
+        self.trigger_event(
+            self.YearPublished,
+            year=arrangement.year,
+            holidays={d.isoformat(): n for d, n in sorted(arrangement.holidays.items())},
+            workdays={d.isoformat(): n for d, n in sorted(arrangement.workdays.items())},
+            source=arrangement.source,
+            content_hash=arrangement.content_hash(),
+            actor=actor,
+            at=at,
+            command_id=command_id,
+        )
+
+
+CALENDAR_BOOK_ID = uuid5(NAMESPACE_URL, "/oneseal/calendar")
+
+
+def with_years(base: ServiceCalendar, years: dict[int, YearArrangement]) -> ServiceCalendar:
+    """The shipped calendar with the recorded years laid over it (a recorded year replaces a shipped one)."""
+    if not years:
+        return base
+    holidays = {d: n for d, n in base._holidays.items() if d.year not in years}
+    workdays = {d: n for d, n in base._workdays.items() if d.year not in years}
+    for y in years.values():
+        holidays.update(y.holidays)
+        workdays.update(y.workdays)
+    sources = "；".join(f"{y}: {a.source}" for y, a in sorted(years.items()))
+    return ServiceCalendar(holidays, workdays, base.years | set(years), f"{base.source}；{sources}")

@@ -172,7 +172,16 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"{_pct(d['cohort_completion_rate'])} | {_pct(d['on_time_rate'])} |"
         )
     lines += ["", "注："] + [f"{i}. {n}" for i, n in enumerate(data["notes"], start=1)]
+    if data.get("source"):
+        lines += ["", source_line(data)]
     return "\n".join(lines) + "\n"
+
+
+def source_line(data: dict[str, Any]) -> str:
+    """What the figures were computed from, so a reader can tell they are the month's, not stale."""
+    src = data["source"]
+    demo = "（含演示办件）" if data.get("include_demo") else ""
+    return f"数据来源：读模型已处理至第 {src['position']} 号事件（事件库最新 {src['head']}），统计时间 {src['as_of']}{demo}。"
 
 
 def render_html(data: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.auth import CaseAccess
+    from services.calendar import CalendarService
     from services.cases import CaseService
     from services.directory import DirectoryService
     from services.identity import IdentityService
@@ -105,6 +106,12 @@ class Bootstrap:
         from services.cases import CaseService
 
         return CaseService(self)
+
+    @cached_property
+    def calendar(self) -> CalendarService:
+        from services.calendar import CalendarService
+
+        return CalendarService(self)
 
     @cached_property
     def directory(self) -> DirectoryService:

@@ -17,7 +17,14 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.utils import get_topic
 
-from domain.calendar import ServiceCalendar, default_calendar
+from domain.calendar import (
+    CALENDAR_BOOK_ID,
+    CalendarBook,
+    ServiceCalendar,
+    YearArrangement,
+    default_calendar,
+    with_years,
+)
 from domain.cases.case import Case, StepContext
 from domain.cases.legacy import HistoricalCase, ImportRecord
 from domain.cases.model import CaseView, TimeRules, case_id
@@ -90,8 +97,39 @@ class CaseApplication(Application[Any]):
     ) -> None:
         super().__init__(env=env)
         self.catalogue = catalogue or default_catalogue()
-        self.calendar = calendar or default_calendar()
+        self._base_calendar = calendar or default_calendar()
+        self._calendar = self._base_calendar
+        self._calendar_version = 0
         self.staff = staff or default_staff()
+
+    # ---- the calendar every process counts on ------------------------------------------------
+
+    @property
+    def calendar(self) -> ServiceCalendar:
+        """The shipped calendar with the recorded years over it; a year recorded by another process is
+        seen at the next command (checking costs one indexed read of the calendar book's newest event)."""
+        newest = self.recorder.select_events(CALENDAR_BOOK_ID, desc=True, limit=1)
+        version = newest[0].originator_version if newest else 0
+        if version != self._calendar_version:
+            book: CalendarBook = self.repository.get(CALENDAR_BOOK_ID)
+            self._calendar = with_years(self._base_calendar, book.years)
+            self._calendar_version = version
+        return self._calendar
+
+    def publish_calendar_year(
+        self, arrangement: YearArrangement, *, actor: Actor, at: datetime, command_id: str
+    ) -> Outcome[CalendarBook]:
+        """Record a published year (idempotent: the same content again records nothing)."""
+
+        def publish(book: CalendarBook) -> None:
+            book.publish(arrangement, actor=actor.to_dict(), at=at, command_id=command_id)
+
+        def create() -> CalendarBook:
+            book = CalendarBook(actor=actor.to_dict(), at=at, command_id=f"{command_id}/open")
+            publish(book)
+            return book
+
+        return execute(self, CALENDAR_BOOK_ID, command_id, publish, missing=lambda: CaseNotFound(""), create=create)
 
     # ---- commands -----------------------------------------------------------------------------
 

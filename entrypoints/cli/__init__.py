@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from entrypoints.cli.admin import import_app, projections_app, scenario_app
+from entrypoints.cli.calendar import calendar_app
 from entrypoints.cli.cases import case_app, worklist_app
 from entrypoints.cli.common import err, out
 from entrypoints.cli.directory import matters_app, staff_app
@@ -45,6 +46,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(user_app, name="user")
+app.add_typer(calendar_app, name="calendar")
 app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands
 
 

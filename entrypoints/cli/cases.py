@@ -24,7 +24,7 @@ from domain.cases.steps import (
 )
 from domain.catalogue import MatterKind
 from domain.staff import VIA_CLI, Actor, Post
-from entrypoints.cli.common import boot, code_column, command, err, local, out, print_json, run, safe, table
+from entrypoints.cli.common import boot, code_column, command, due, err, local, out, print_json, run, safe, table
 from services.cases import CaseQuery, Done
 
 case_app = typer.Typer(help="办件：收件、补正、受理、审查、决定、出件", no_args_is_help=True)
@@ -50,13 +50,16 @@ def _print_done(label: str, case_no: str, done: Done) -> None:
 def _print_deadlines(c: CaseView, *, brief: bool = False) -> None:
     s = c.status
     if s is CaseStatus.SUBMITTED and c.deemed_acceptance_at:
-        out.print(f"  法定受理答复期限（逾期视为受理）：{local(c.deemed_acceptance_at)}")
+        out.print(f"  法定受理答复期限（逾期视为受理）：{due(c.deemed_acceptance_at)}")
     if s is CaseStatus.AWAITING_CORRECTION:
-        out.print(f"  一次性告知补正材料：{safe('、'.join(c.missing_listed))}")
-        out.print(f"  补正期限：{local(c.correction_due_at)}（逾期未补正视为放弃申请）")
+        out.print(f"  一次性告知补正材料（{len(c.missing_listed)} 项）：")
+        for i, m in enumerate(c.missing_listed, 1):
+            out.print(f"    {i}. {safe(m)}")
+        out.print(f"  补正期限：{due(c.correction_due_at)}（逾期未补正视为放弃申请）")
     if c.promised_deadline and not c.is_closed and s is not CaseStatus.DELIVERED:
         flag = "（暂定：跨入尚未发布节假日安排的年份）" if c.deadline_provisional else ""
-        out.print(f"  承诺办结期限：{local(c.promised_deadline)}{flag}  预警时间：{local(c.warning_at)}")
+        out.print(f"  承诺办结期限：{due(c.promised_deadline)}{flag}")
+        out.print(f"  预警时间：{due(c.warning_at)}")
     if s is CaseStatus.SUSPENDED:
         reason = SUSPENSION_REASONS.get(c.suspension_reason, c.suspension_reason)
         note = f"（{safe(c.suspension_note)}）" if c.suspension_note else ""
@@ -236,7 +239,7 @@ def show(case_no: CaseNo, as_json: JsonFlag = False) -> None:
             out.print(f"  {label}：{local(value)}")
     if c.status is CaseStatus.COMPLETED and c.promised_deadline and c.completed_at:
         on_time = "按时办结" if c.completed_at <= c.promised_deadline else "[red]超期办结[/]"
-        out.print(f"  承诺办结期限：{local(c.promised_deadline)}（{on_time}）")
+        out.print(f"  承诺办结期限：{due(c.promised_deadline)}（{on_time}）")
     _print_deadlines(c)
     if c.decision:
         reason = f"，理由：{safe(c.decision_reason)}" if c.decision_reason else ""
@@ -261,7 +264,16 @@ def history(case_no: CaseNo, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json([e.to_dict() for e in events])
         return
-    _timeline(events, detail=True)
+    out.print(f"[bold]{safe(case_no)}[/] 的全部事件（北京时间）")
+    for e in events:
+        who = safe(e.actor.name if e.actor else "旧系统")
+        out.print(f"[bold]{e.version:>3}. {local(e.at)}  {e.label}[/]  {who}")
+        detail = _detail(e)
+        if detail:
+            for part in detail.split("；"):
+                out.print(f"       {part}")
+        if e.awaiting:
+            out.print(f"       [dim]下一步：{safe(_post(e.awaiting))}[/]")
 
 
 DETAIL_LABELS = {
@@ -292,13 +304,17 @@ _HIDDEN = {"round", "deadline_day", "warning_day", "required_materials", "matter
            "imported", "demo", "calendar_years", "submitted_at", "accepted_at", "completed_at"}  # fmt: skip
 
 
+_DEADLINES = {"correction_due_at", "deemed_acceptance_at", "promised_deadline", "previous_deadline", "deadline",
+              "warning_at"}  # fmt: skip
+
+
 def _detail(e: TimelineEntry) -> str:
     parts = []
     for k, v in e.details.items():
         if k in _HIDDEN or v in (None, "", [], False):
             continue
         if isinstance(v, datetime):
-            text = local(v)
+            text = due(v) if k in _DEADLINES else local(v)
         elif isinstance(v, list):
             text = "、".join(map(str, v))
         elif v is True:
@@ -313,17 +329,12 @@ def _detail(e: TimelineEntry) -> str:
     return safe("；".join(parts))
 
 
-def _timeline(events: list[TimelineEntry], detail: bool = False) -> None:
-    t = table("办理时间线（北京时间）", "#", ("时间", {"no_wrap": True}), "环节", "办理人", "下一步",
-              *(["详情"] if detail else []))  # fmt: skip
+def _timeline(events: list[TimelineEntry]) -> None:
+    t = table("办理时间线（北京时间；详情见 oneseal case history）", "#", ("时间", {"no_wrap": True}), "环节", "办理人",
+              "下一步")  # fmt: skip
     for e in events:
         t.add_row(
-            str(e.version),
-            local(e.at),
-            e.label,
-            safe(e.actor.name if e.actor else "旧系统"),
-            safe(_post(e.awaiting)),
-            *([_detail(e)] if detail else []),
+            str(e.version), local(e.at), e.label, safe(e.actor.name if e.actor else "旧系统"), safe(_post(e.awaiting))
         )
     out.print(t)
 
@@ -347,6 +358,9 @@ def list_cases(
     if as_json:
         print_json([r.__dict__ for r in page.items])
         return
+    if not page.items:
+        out.print("没有符合条件的办件")
+        return
     shown = f"显示 {len(page.items)} / 共 {page.total} 件" if page.total > len(page.items) else f"共 {page.total} 件"
     t = table(f"办件（{shown}）", code_column("办件编号", [r.case_no for r in page.items]), "事项", "地区", "状态",
               ("承诺期限", {"no_wrap": True}), "当前环节")  # fmt: skip
@@ -355,7 +369,7 @@ def list_cases(
         mark = " [red]超期[/]" if r.overdue and r.status not in ("completed", "refused", "withdrawn") else ""
         t.add_row(
             safe(r.case_no), safe(r.matter_name), safe(r.region), CaseStatus(r.status).label + mark,
-            local(r.promised_deadline, "%m-%d %H:%M"), safe(task),
+            due(r.promised_deadline), safe(task),
         )  # fmt: skip
     out.print(t)
 
@@ -373,10 +387,14 @@ def worklist(user: AsUser, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json([i.__dict__ for i in page.items])
         return
+    post = f"{actor.department}·{Post(actor.post).label}"
+    if not page.items:
+        out.print(f"我的待办（{safe(post)}）：没有待办")
+        return
     shown = f"显示 {len(page.items)} / 共 {page.total} 件" if page.total > len(page.items) else f"共 {page.total} 件"
-    t = table(f"{actor.describe()} 的待办（{shown}）", "优先级", code_column("编号", [i.ref for i in page.items]),
+    t = table(f"我的待办（{post}，{shown}）", "优先级", code_column("编号", [i.ref for i in page.items]),
               "事项", "环节", ("到期", {"no_wrap": True}))  # fmt: skip
     for i in page.items:
         prio = ["", "[yellow]预警[/]", "[red]超期[/]"][i.priority]
-        t.add_row(prio, safe(i.ref), safe(i.title), safe(i.label), local(i.due_at))
+        t.add_row(prio, safe(i.ref), safe(i.title), safe(i.label), due(i.due_at))
     out.print(t)

@@ -14,7 +14,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ def boot() -> Bootstrap:
 
 
 def fail(code: str, message: str, exit_code: int = 2) -> None:
-    err.print(f"[bold red]✗ {safe(message)}[/]  [dim]({code})[/]")
+    err.print(f"[bold red]✗ {safe(message)}[/]  [dim]({code})[/]", soft_wrap=True)  # copyable: not hard-broken
     raise typer.Exit(exit_code)
 
 
@@ -79,6 +79,16 @@ def safe(value: Any) -> str:
 def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A moment in Beijing time, as staff read it."""
     return "—" if value is None else value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def due(value: datetime | None) -> str:
+    """A deadline as staff read it: the end of its last day (a deadline is the midnight after that day)."""
+    if value is None:
+        return "—"
+    local_time = value.astimezone(SHANGHAI)
+    if (local_time.hour, local_time.minute, local_time.second) == (0, 0, 0):
+        return (local_time - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+    return local_time.strftime("%Y-%m-%d %H:%M")
 
 
 def table(title: str, *columns: str | tuple[str, dict[str, Any]]) -> Table:

@@ -45,14 +45,15 @@ def report_bulletin(
 
 STAT_COLUMNS = [
     ("accepted", "受理"),
-    ("refused", "不予受理"),
+    ("refused", "不受理"),
     ("completed", "办结"),
     ("completed_on_time", "按时"),
     ("completed_early", "提前"),
-    ("completed_overdue", "超期办结"),
-    ("open_at_month_end", "月末在办"),
-    ("overdue_at_month_end", "月末超期"),
+    ("completed_overdue", "超期"),
+    ("open_at_month_end", "在办"),
+    ("overdue_at_month_end", "逾期"),
 ]
+STAT_LEGEND = "不受理 = 不予受理；超期 = 超期办结；在办 = 月末仍在办理；逾期 = 其中月末已超过承诺期限"
 
 
 @report_app.command("stats")
@@ -65,10 +66,13 @@ def report_stats(month: Month, region: Region = None, as_json: JsonFlag = False,
         return
     # One table per region keeps the text columns readable at 80 columns.
     for reg in dict.fromkeys(r["region"] for r in rows):
-        t = table(f"{month} {reg}", "部门（类别）", *((label, {"justify": "right"}) for _, label in STAT_COLUMNS))
+        t = table(f"{month} {reg}", ("部门（类别）", {"min_width": 18, "ratio": 1}),
+                  *((label, {"justify": "right", "no_wrap": True}) for _, label in STAT_COLUMNS))  # fmt: skip
         for r in (r for r in rows if r["region"] == reg):
             kind = MatterKind(r["matter_kind"]).label if r["matter_kind"] in set(MatterKind) else r["matter_kind"]
             t.add_row(f"{safe(r['department'])}（{kind}）", *(str(r[k]) for k, _ in STAT_COLUMNS))
         out.print(t)
-    if not rows:
+    if rows:
+        out.print(f"[dim]{STAT_LEGEND}[/]")
+    else:
         out.print(f"{month} 没有统计数据")

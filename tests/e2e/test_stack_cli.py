@@ -222,5 +222,11 @@ def test_scenario_drive_through_real_workflows_matches_the_bulletin(tmp_path: Pa
         }
         listed = json.loads(cli(env, "case", "list", "--json", "--limit", "1000").stdout)
         assert len(listed) == result["driver"]["submitted"]
+        # Demonstration cases stay out of the month's bulletin unless asked for.
+        month = result["month"]
+        plain = json.loads(cli(env, "report", "bulletin", "--month", month, "--format", "json").stdout)
+        assert plain["prefecture_wide"]["accepted"] == 0 and plain["include_demo"] is False
+        demo = json.loads(cli(env, "report", "bulletin", "--month", month, "--format", "json", "--include-demo").stdout)
+        assert demo["prefecture_wide"]["accepted"] == result["driver"]["accepted"]
     finally:
         up.stop()

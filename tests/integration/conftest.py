@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import ServiceCalendar, default_calendar
 from domain.cases.application import CaseApplication
 from services.bootstrap import Bootstrap
 from services.cases import CaseService
@@ -101,3 +103,37 @@ async def stack(
     worker = build_worker(temporal_env.client, boot.store, settings.task_queue)
     async with worker:
         yield Stack(kind, temporal_env, boot, store_env)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def fresh(
+    request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> AsyncIterator[Bootstrap]:
+    """A store of this test's own (a new SQLite file, or a new PostgreSQL schema), with its own worker and
+    read models: for tests that change what every case sees (a calendar year) or count everything stored."""
+    kind: str = request.param
+    if kind == "sqlite":
+        url = str(tmp_path / "events.db")
+    else:
+        db: str = request.getfixturevalue("pg_database")
+        schema = f"es_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN.replace("dbname=postgres", f"dbname={db.rsplit('/', 1)[1]}"),
+                             autocommit=True) as conn:  # fmt: skip
+            conn.execute(f"CREATE SCHEMA {schema}")
+        url = f"{db}?schema={schema}"
+    target = temporal_env.client.service_client.config.target_host
+    settings = settings_for(kind, url, f"fresh-{kind}-{uuid.uuid4().hex[:6]}", target, tmp_path)
+    boot = Bootstrap(replace(settings, read_your_writes_timeout=5.0), client=temporal_env.client)
+    # Its calendar stops before the year two months from now: a 30-working-day limit always reaches a year
+    # whose holidays are "unknown", whatever today is (the calendar tests load that year as data).
+    shipped = default_calendar()
+    unknown = (datetime.now(UTC) + timedelta(days=60)).year
+    trimmed = ServiceCalendar(
+        {d: n for d, n in shipped._holidays.items() if d.year < unknown},
+        {d: n for d, n in shipped._workdays.items() if d.year < unknown},
+        {y for y in shipped.years if y < unknown},
+        f"{shipped.source} (years before {unknown})",
+    )
+    boot.__dict__["store"] = CaseApplication(env=boot.settings.event_store_env(), calendar=trimmed)
+    async with build_worker(temporal_env.client, boot.store, settings.task_queue):
+        yield boot

@@ -24,6 +24,8 @@ BRANCHES = {
     "suspension",
     "overdue",
     "withdrawal",
+    "adopted",
+    "deadline_recomputed",
 }
 
 
