@@ -137,8 +137,9 @@ def test_a_case_through_every_step_in_the_browser(browser: Browser, web: WebStac
             break
         page.wait_for_timeout(200)
         page.reload()
-    expect(page.locator("#worklist-table tbody tr").first).to_contain_text(legacy)
-    expect(page.locator("#worklist-table tbody tr").first.locator(".badge.red")).to_have_text("超期")
+    expect(page.locator("#worklist-table tbody tr", has_text=legacy).locator(".badge.red")).to_have_text("超期")
+    expect(page.locator("#worklist-table tbody tr").first).to_have_class("overdue")  # overdue first
+    expect(page.locator("#worklist-table tbody tr", has_text=case_no)).not_to_have_class("overdue")
     reviewer.shoot("worklist")
     page.click(f"text={case_no}")
     expect(page.locator("#status")).to_have_text("审查中")
