@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PG_DSN := host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3
 
-.PHONY: run test install postgres compose-tool lint clean
+.PHONY: run test install postgres compose-tool browser lint clean
 
 install: $(STAMP)
 
@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/oneseal up
 
-## Lint and type-check, then run the whole suite against a real Temporal dev server, SQLite and PostgreSQL.
-test: $(STAMP) postgres compose-tool lint
+## Lint and type-check, then run the whole suite against a real Temporal dev server, SQLite and PostgreSQL,
+## the pages in Debian's chromium, and validate docker-compose.yml.
+test: $(STAMP) postgres compose-tool browser lint
 	$(BIN)/python -m pytest
 
 # PostgreSQL runs on every development and CI machine; start it if it is down.
@@ -38,6 +39,12 @@ compose-tool:
 	  apt-get install -y -q docker-compose >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; }; }
 	@docker-compose version --short
+
+# The browser tests drive Debian's chromium with a CJK font (never `playwright install`, which downloads).
+browser:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "wenquanyi micro hei"; then echo "chromium and CJK font present"; else \
+	  echo "installing chromium and fonts-wqy-microhei"; \
+	  apt-get update -qq && apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check domain workflows projections services workers entrypoints tests bench

@@ -158,6 +158,8 @@ def fill_million(engine: Engine, total: int = 1_000_000) -> None:
                 warned=False,
                 overdue=False,
                 imported=True,
+                demo=False,
+                deadline_provisional=False,
                 version=1,
             )
             rows.append(tuple(row[c] for c in FACT_COLUMNS))
@@ -166,9 +168,9 @@ def fill_million(engine: Engine, total: int = 1_000_000) -> None:
                 rows = []
         conn.execute(
             text(
-                "INSERT INTO service_stats (month, level, region, department, matter_kind, accepted, refused, withdrawn,"
+                "INSERT INTO service_stats (month, level, region, department, matter_kind, demo, accepted, refused, withdrawn,"
                 " completed, completed_on_time, completed_early, completed_overdue, cohort_completed)"
-                " SELECT accepted_month, level, region, department, matter_kind, COUNT(*), 0, 0,"
+                " SELECT accepted_month, level, region, department, matter_kind, 0, COUNT(*), 0, 0,"
                 " SUM(completed_at IS NOT NULL), SUM(on_time = 1), 0, 0, SUM(completed_at IS NOT NULL)"
                 " FROM case_facts GROUP BY accepted_month, level, region, department, matter_kind"
             )

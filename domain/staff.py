@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +37,12 @@ def service_centre(region: str) -> str:
     return f"{region}政务服务中心"
 
 
+# How a person's step reached the engine, recorded in the event's actor (absent: a system timer or
+# code of the engine itself). ``web:alice`` a signed-in user's browser session, ``api:alice`` an API
+# token of user alice, ``cli`` the server's own command line (``--as``, trusted scripting on the host).
+VIA_CLI = "cli"
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: str
@@ -44,13 +50,21 @@ class Actor:
     department: str
     post: str
     region: str
+    via: str = ""  # the channel and signed-in account (VIA_CLI, "web:<user>", "api:<user>"); not part of the post
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.via:
+            del data["via"]  # events of timers and older code stay as they were
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Actor:
-        return cls(**{k: str(data.get(k) or "") for k in ("user_id", "name", "department", "post", "region")})
+        return cls(**{k: str(data.get(k) or "") for k in ("user_id", "name", "department", "post", "region", "via")})
+
+    def same_person(self, other: Actor) -> bool:
+        """The same staff member in the same post, whichever channel each came by."""
+        return replace(self, via="") == replace(other, via="")
 
     def describe(self) -> str:
         return f"{self.name}（{self.department}·{Post(self.post).label}）"

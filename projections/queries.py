@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Table, and_, func, literal_column, or_, select, u
 
 from projections.project_tables import project_tasks
 from projections.runner import ReadModelTimeout, wait_for_position
-from projections.tables import case_facts, case_tasks, projection_tracking
+from projections.tables import case_facts, case_tasks, projection_tracking, worklist_done
 
 # Every process's open-task table (same shape, ``projections.tables.task_table``); the worklist is their union.
 TASK_TABLES: list[Table] = [case_tasks, project_tasks]
@@ -107,6 +107,8 @@ class CaseQuery:
     submitted_to: datetime | None = None
     overdue: bool | None = None
     include_demo: bool = True
+    regions: tuple[str, ...] = ()  # a user's scope: only these regions (empty: no limit)
+    departments: tuple[str, ...] = ()  # … and only these departments (empty: no limit)
     limit: int = 200
     cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -141,6 +143,10 @@ def search_cases(engine: Engine, q: CaseQuery) -> Page[CaseRow]:
         cond.append(c.overdue.is_(q.overdue))
     if not q.include_demo:
         cond.append(c.demo.is_(False))
+    if q.regions:
+        cond.append(c.region.in_(q.regions))
+    if q.departments:
+        cond.append(c.department.in_(q.departments))
     where = and_(*cond) if cond else and_(True)
     page = select(case_facts).where(where)
     if q.cursor:
@@ -179,6 +185,68 @@ def worklist_for(engine: Engine, department: str, post: str, region: str, limit:
     with engine.connect() as conn:
         items = [WorkItem.of(r) for r in conn.execute(q)]
         total = int(conn.execute(select(func.count()).select_from(mine)).scalar_one())
+    return Page(items, total)
+
+
+def case_where(engine: Engine, case_no: str) -> tuple[str, str] | None:
+    """A case's region and department as the lists know them (None: not projected yet)."""
+    q = select(case_facts.c.region, case_facts.c.department).where(case_facts.c.case_no == case_no)
+    with engine.connect() as conn:
+        row = conn.execute(q).first()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def inbox_for(
+    engine: Engine, department: str, post: str, region: str, user_id: str, limit: int = 200
+) -> Page[WorkItem]:
+    """The post's open tasks on cases this person already worked on (e.g. a supplement arriving for the
+    clerk who issued the notice), most urgent first."""
+    mine = select(worklist_done.c.case_no).where(worklist_done.c.done_by == user_id)
+    cols = [c.name for c in WorkItem.__dataclass_fields__.values()]  # type: ignore[attr-defined]
+    t = case_tasks
+    where = and_(t.c.department == department, t.c.post == post, t.c.region == region, t.c.ref.in_(mine))
+    q = (
+        select(*(t.c[c] for c in cols))
+        .where(where)
+        .order_by(t.c.priority.desc(), t.c.due_at.is_(None), t.c.due_at, t.c.opened_at, t.c.task_id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        items = [WorkItem.of(r) for r in conn.execute(q)]
+        total = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
+    return Page(items, total)
+
+
+@dataclass(frozen=True)
+class DoneItem:
+    """A task someone finished: which case, what, when, with what outcome."""
+
+    case_no: str
+    task: str
+    department: str
+    post: str
+    region: str
+    opened_at: datetime
+    done_at: datetime
+    done_by: str
+    outcome: str
+
+    @classmethod
+    def of(cls, row: Any) -> DoneItem:
+        m = row._mapping
+        return cls(**{f: _aware(m[f]) for f in cls.__dataclass_fields__})
+
+
+def done_by(engine: Engine, user_id: str, limit: int = 200) -> Page[DoneItem]:
+    """The tasks a person finished, newest first."""
+    d = worklist_done.c
+    cols = [d[f] for f in DoneItem.__dataclass_fields__]
+    q = select(*cols).where(d.done_by == user_id).order_by(d.done_at.desc(), d.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        items = [DoneItem.of(r) for r in conn.execute(q)]
+        total = int(
+            conn.execute(select(func.count()).select_from(worklist_done).where(d.done_by == user_id)).scalar_one()
+        )
     return Page(items, total)
 
 

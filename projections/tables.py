@@ -57,6 +57,9 @@ case_facts = Table(
     Index("ix_case_facts_accepted", "accepted_month", "level", "region"),
     Index("ix_case_facts_completed", "completed_month", "level", "region"),
     Index("ix_case_facts_status", "status"),
+    Index("ix_case_facts_submitted", "submitted_at", "case_no"),  # case search: newest first, cursor paging
+    Index("ix_case_facts_region_submitted", "region", "submitted_at", "case_no"),  # … within a user's region
+    Index("ix_case_facts_scope", "region", "department", "submitted_at", "case_no"),  # … and department
 )
 
 STAT_COUNTERS = (
@@ -124,6 +127,7 @@ worklist_done = Table(
     Column("done_by", String(64), nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("notification_id", BigInteger, nullable=False, unique=True),
+    Index("ix_worklist_done_by", "done_by", "done_at"),
 )
 
 projection_tracking = Table(

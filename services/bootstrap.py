@@ -25,9 +25,11 @@ from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable,
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from services.auth import CaseAccess
     from services.calendar import CalendarService
     from services.cases import CaseService
     from services.directory import DirectoryService
+    from services.identity import IdentityService
     from services.imports import ImportService
     from services.parallel import ParallelService
     from services.projections import ProjectionService
@@ -150,6 +152,18 @@ class Bootstrap:
         from services.parallel import ParallelService
 
         return ParallelService(self)
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        from services.identity import IdentityService
+
+        return IdentityService(self)
+
+    @cached_property
+    def access(self) -> CaseAccess:
+        from services.auth import CaseAccess
+
+        return CaseAccess(self)
 
     @cached_property
     def projections(self) -> ProjectionService:

@@ -242,8 +242,9 @@ class CaseService:
         if not wait:
             return Done(case)
         try:
-            wait_for_case(
-                self.boot.read_models, notification_id, case.case_no, case.version,
+            # In a thread: the wait polls the read models, and must not stall a server's event loop.
+            await asyncio.to_thread(
+                wait_for_case, self.boot.read_models, notification_id, case.case_no, case.version,
                 float(self.settings.read_your_writes_timeout),
             )  # fmt: skip
         except ReadModelTimeout as e:

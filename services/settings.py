@@ -70,6 +70,14 @@ class Settings:
     stack_backoff_max: float = 30.0
     stack_stable_after: float = 60.0  # a child that ran this long had no "consecutive" failure
     stack_stop_grace: float = 2.0  # seconds after SIGTERM before SIGKILL, per stop phase
+    # The web pages and HTTP API (docs/web.md).
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    web_secure_cookies: bool = False  # send the session cookie over HTTPS only (behind a TLS proxy)
+    session_hours: float = 8.0
+    signin_max_failures: int = 5  # consecutive wrong passwords before the account is locked
+    signin_lockout_minutes: float = 15.0
+    temporal_ui_url: str = ""  # links from the case page to its workflow; empty: the embedded dev server's UI
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +107,13 @@ class Settings:
             stack_backoff_max=_number("ONESEAL_STACK_BACKOFF_MAX", "30"),
             stack_stable_after=_number("ONESEAL_STACK_STABLE_AFTER", "60"),
             stack_stop_grace=_number("ONESEAL_STACK_STOP_GRACE", "2"),
+            web_host=_env("ONESEAL_WEB_HOST", "127.0.0.1"),
+            web_port=int(_number("ONESEAL_WEB_PORT", "8000", integer=True)),
+            web_secure_cookies=_env("ONESEAL_WEB_SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
+            session_hours=_number("ONESEAL_SESSION_HOURS", "8"),
+            signin_max_failures=int(_number("ONESEAL_SIGNIN_MAX_FAILURES", "5", integer=True)),
+            signin_lockout_minutes=_number("ONESEAL_SIGNIN_LOCKOUT_MINUTES", "15"),
+            temporal_ui_url=_env("ONESEAL_TEMPORAL_UI_URL", ""),
         )
 
     @property
@@ -108,6 +123,18 @@ class Settings:
     @property
     def embedded_temporal(self) -> bool:
         return not self.temporal_address
+
+    @property
+    def web_url(self) -> str:
+        host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        return f"http://{host}:{self.web_port}"
+
+    @property
+    def temporal_ui(self) -> str:
+        """Where the Temporal UI is, for links to a case's workflow ("" when unknown)."""
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        return f"http://127.0.0.1:{self.dev_server_ui_port}" if self.embedded_temporal else ""
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's own keys for the chosen persistence module."""

@@ -1,4 +1,4 @@
-"""The embedded all-in-one stack (`oneseal up`): Temporal dev server, worker, projector (and later web).
+"""The embedded all-in-one stack (`oneseal up`): Temporal dev server, worker, projector and the web app.
 
 `up` supervises its children: one that dies is restarted with exponential back-off (the dev server
 keeps its SQLite file in the data dir, so open cases resume), and after too many consecutive
@@ -35,7 +35,12 @@ EXIT_STOPPED = 0  # stopped by SIGTERM, Ctrl-C or `oneseal down`
 EXIT_GAVE_UP = 1  # a child failed too often (or the dev server never came up): everything was stopped
 EXIT_REFUSED = 2  # did not start: the data dir is in use, or a port is taken
 
-LABELS = {"temporal": "Temporal 开发服务器", "worker": "工作进程 worker", "projector": "投影进程 projector"}
+LABELS = {
+    "temporal": "Temporal 开发服务器",
+    "worker": "工作进程 worker",
+    "projector": "投影进程 projector",
+    "web": "网页与 API web",
+}
 STATE_LABELS = {"starting": "启动中", "running": "运行中", "backoff": "等待重启", "stopped": "已停止"}
 START_TIMEOUT = 60.0  # seconds the dev server may take to open its port
 
@@ -160,6 +165,7 @@ class Stack:
         self._gave_up: str | None = None
         self._phase = "starting"
         self._started_iso = now_iso()
+        self._admin_file: Path | None = None
 
     # ---- the run -------------------------------------------------------------------------------
 
@@ -174,6 +180,7 @@ class Stack:
             return EXIT_REFUSED
         stop_on_signals(self._stop)
         try:
+            self._first_admin()
             self._build()
             self._write_state()
             if not self._start_all():
@@ -210,6 +217,19 @@ class Stack:
             self.children.append(Child("temporal", argv, dict(os.environ), logs / "temporal.log", ports))
         for name, module in (("worker", "workers.worker"), ("projector", "workers.projector")):
             self.children.append(Child(name, [sys.executable, "-m", module], env, logs / f"{name}.log"))
+        # The web app runs as a module of the entrypoints (workers never import them).
+        web = Child("web", [sys.executable, "-m", "entrypoints.http"], env, logs / "web.log", (s.web_port,))
+        self.children.append(web)
+
+    def _first_admin(self) -> None:
+        """On a data dir without accounts: one admin, its random password in a file only we can read."""
+        from domain.errors import DomainError
+        from services.bootstrap import Bootstrap
+
+        try:
+            self._admin_file = Bootstrap(self.settings).identity.ensure_admin()
+        except DomainError as e:
+            print(f"! 未能创建初始管理员：{e.message}", file=sys.stderr, flush=True)
 
     def _start_all(self) -> bool:
         """First start: the dev server must come up before the worker; a failure here is not retried."""
@@ -219,9 +239,11 @@ class Stack:
             if child.ports:
                 busy = [p for p in child.ports if port_open(p)]
                 if busy:
+                    which = ("ONESEAL_WEB_PORT" if child.name == "web"
+                             else "ONESEAL_DEV_SERVER_PORT / ONESEAL_DEV_SERVER_UI_PORT")  # fmt: skip
                     raise StartRefused(
-                        f"端口 {'、'.join(map(str, busy))} 已被占用（另一个 Temporal 或其他程序？）："
-                        "请停止它，或设置 ONESEAL_DEV_SERVER_PORT / ONESEAL_DEV_SERVER_UI_PORT"
+                        f"端口 {'、'.join(map(str, busy))} 已被占用（另一个 OneSeal、Temporal 或其他程序？）："
+                        f"请停止它，或设置 {which}"
                     )
             child.start()
             if child.ports and not self._await_ready(child):
@@ -334,7 +356,7 @@ class Stack:
                 "embedded": s.embedded_temporal,
                 "ui": f"http://127.0.0.1:{s.dev_server_ui_port}" if s.embedded_temporal else None,
             },
-            "web": None,  # the web pages' address, once they exist
+            "web": s.web_url,
             "event_store": f"{s.event_store}: {public(s.event_store_url)}",
             "read_models": public(s.read_model_url),
             "task_queue": s.task_queue,
@@ -360,8 +382,11 @@ class Stack:
             f"  读模型           {public(s.read_model_url)}（投影进程 projector）",
             f"  数据目录         {s.data_dir}",
             f"  日志             {s.data_dir / 'logs'}",
-            "  试一试           .venv/bin/oneseal --help",
+            f"  网页与 API       {s.web_url}（API 文档 {s.web_url}/docs）",
         ]
+        if self._admin_file is not None:
+            lines.append(f"  初始管理员       用户名 admin，密码见 {self._admin_file}（仅本用户可读）")
+        lines.append("  试一试           在浏览器中打开上面的网页地址登录；或 .venv/bin/oneseal --help")
         print("\n".join(lines), flush=True)
 
 

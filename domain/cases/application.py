@@ -247,6 +247,6 @@ class CaseApplication(Application[Any]):
         if actor.user_id == "system":
             return actor
         known = self.staff.get(actor.user_id)
-        if known != actor:
+        if not known.same_person(actor):
             raise UnknownActor(f"工作人员「{actor.user_id}」的身份信息与人员名册不符", user_id=actor.user_id)
-        return known
+        return replace(known, via=actor.via)  # the channel (web, api, cli) is recorded with the actor

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from entrypoints.cli.common import boot, command, err, out, print_json, run, safe, table
+from services.identity import DEMO_PASSWORD, DEMO_STAFF, cli_actor
 from services.imports import ImportReport
 
 import_app = typer.Typer(help="历史数据导入（旧平台迁移）", no_args_is_help=True)
@@ -121,9 +122,16 @@ def projections_rebuild(
 
 @scenario_app.command("load")
 @command
-def scenario_load(name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04")]) -> None:
-    """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入。"""
+def scenario_load(name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04，或 demo-staff")]) -> None:
+    """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入；demo-staff：为每个岗位建演示账号。"""
     b = boot()
+    if name == DEMO_STAFF:
+        with err.status("建立演示账号 …"):
+            added, existing = b.identity.add_demo_users(by=cli_actor())
+        out.print(
+            f"[green]✓ 演示账号：新增 {added} 个，已存在 {existing} 个[/]（用户名 = 人员编号，密码 {DEMO_PASSWORD}）"
+        )
+        return
     with err.status(f"生成并导入场景 {safe(name)} …"):
         report = run(b.scenarios.load(name))
     _print_import(report)

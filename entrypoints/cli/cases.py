@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from domain.cases.steps import (
     Withdraw,
 )
 from domain.catalogue import MatterKind
-from domain.staff import Post
+from domain.staff import VIA_CLI, Actor, Post
 from entrypoints.cli.common import boot, code_column, command, due, err, local, out, print_json, run, safe, table
 from services.cases import CaseQuery, Done
 
@@ -74,9 +75,14 @@ def _print_next(c: CaseView) -> None:
         out.print("  等待申请人补正")
 
 
+def _as(b: Any, user: str) -> Actor:
+    """The staff member named by ``--as``, recorded as acting through the server's command line."""
+    return replace(b.directory.actor(user), via=VIA_CLI)
+
+
 def _step(case_no: str, user: str, build: Any) -> None:
     b = boot()
-    actor = b.directory.actor(user)
+    actor = _as(b, user)
     request: StepRequest = build(actor)
     done = run(b.cases.step(case_no, request))
     _print_done(request.step.label, case_no, done)
@@ -100,7 +106,7 @@ def submit(
 ) -> None:
     """收件：登记一件申请，启动办件流程。"""
     b = boot()
-    actor = b.directory.actor(user)
+    actor = _as(b, user)
     m = b.directory.matter(matter)
     materials = list(m.materials) if all_materials else list(material or [])
     done = run(

@@ -16,7 +16,7 @@ processes_app = typer.Typer()
 
 @processes_app.command("up")
 def up() -> None:
-    """启动内置全套服务：Temporal 开发服务器、工作进程、投影进程（Ctrl-C 停止）。"""
+    """启动内置全套服务：Temporal 开发服务器、工作进程、投影进程、网页与 API（Ctrl-C 停止）。"""
     from workers.stack import Stack
 
     settings = Settings.from_env()
@@ -38,6 +38,14 @@ def down(timeout: Annotated[float, typer.Option("--timeout", help="最多等待�
     from workers.stack_control import down as stack_down
 
     raise typer.Exit(stack_down(Settings.from_env(), timeout))
+
+
+@processes_app.command("web")
+def web() -> None:
+    """只启动网页与 API（ONESEAL_WEB_HOST:ONESEAL_WEB_PORT，默认 http://127.0.0.1:8000）。"""
+    from entrypoints.http.__main__ import main as web_main
+
+    web_main()
 
 
 @processes_app.command("worker")

@@ -69,7 +69,7 @@ def embedded_env(tmp_path: Path) -> tuple[dict[str, str], int]:
     """Environment for an embedded stack of its own: fresh data dir, free ports, no external Temporal."""
     port = free_port()
     env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
-           "ONESEAL_DEV_SERVER_UI_PORT": str(free_port()), "COLUMNS": "200"}  # fmt: skip
+           "ONESEAL_DEV_SERVER_UI_PORT": str(free_port()), "ONESEAL_WEB_PORT": str(free_port()), "COLUMNS": "200"}  # fmt: skip
     env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
     return env, port
 

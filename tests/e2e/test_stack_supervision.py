@@ -41,7 +41,7 @@ def embedded_env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], int]:
     """Environment for an embedded stack of its own: fresh data dir, free ports, no external Temporal."""
     port = free_port()
     env = {**os.environ, "ONESEAL_DATA_DIR": str(tmp_path / "var"), "ONESEAL_DEV_SERVER_PORT": str(port),
-           "ONESEAL_DEV_SERVER_UI_PORT": str(free_port()), "COLUMNS": "200", **extra}  # fmt: skip
+           "ONESEAL_DEV_SERVER_UI_PORT": str(free_port()), "ONESEAL_WEB_PORT": str(free_port()), "COLUMNS": "200", **extra}  # fmt: skip
     env.pop("ONESEAL_TEMPORAL_ADDRESS", None)
     return env, port
 
@@ -145,7 +145,7 @@ def test_second_up_is_refused_status_reports_and_down_stops(tmp_path: Path) -> N
             assert expected in r.stdout, r.stdout
         report = status(env)
         assert report["running"] is True and report["data_dir"] == str(data_dir)
-        assert {c["name"] for c in report["children"]} == {"temporal", "worker", "projector"}
+        assert {c["name"] for c in report["children"]} == {"temporal", "worker", "projector", "web"}
         assert all(c["state"] == "running" and c["pid"] and c["restarts"] == 0 for c in report["children"])
         assert report["projections"][0]["name"] == "cases" and report["projections"][0]["lag"] >= 0
         pids = [c["pid"] for c in report["children"]]

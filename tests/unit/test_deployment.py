@@ -23,8 +23,6 @@ from entrypoints.cli import app as cli_app
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "workflows", "projections", "services", "workers", "entrypoints")
 ONESEAL_VAR = re.compile(r"\bONESEAL_[A-Z0-9_]+\b")
-# Read by the web app (entrypoints/http, being built beside this work): allowed until it is on this branch.
-WEB_APP_SETTINGS = {"ONESEAL_WEB_HOST", "ONESEAL_WEB_PORT"}
 LONG_RUNNING = {"postgres", "temporal", "temporal-ui", "worker", "projector", "projector-standby", "web"}
 JOBS = {"temporal-schema", "temporal-namespace", "oneseal-setup"}
 
@@ -114,8 +112,6 @@ def test_oneseal_services_run_commands_of_the_cli(resolved: dict[str, Any]) -> N
     for name, service in resolved["services"].items():
         if service.get("image", "").startswith("oneseal:"):
             command = service["command"][0]
-            if command == "web" and not (ROOT / "entrypoints" / "http" / "app.py").exists():
-                continue  # the web app's own command arrives with it
             assert command in commands, f"{name}: oneseal {command} is no command"
     project = next(c for c in cli_app.registered_commands if c.name == "project")
     assert "standby" in inspect.signature(project.callback).parameters  # type: ignore[arg-type]
@@ -123,15 +119,12 @@ def test_oneseal_services_run_commands_of_the_cli(resolved: dict[str, Any]) -> N
 
 def test_every_oneseal_variable_is_a_setting_the_app_reads(resolved: dict[str, Any]) -> None:
     names = settings_the_app_reads()
-    web_app_here = (ROOT / "entrypoints" / "http" / "app.py").exists()
     used: dict[str, set[str]] = {".env.example": set(ONESEAL_VAR.findall((ROOT / ".env.example").read_text()))}
     for name, service in resolved["services"].items():
         used[name] = {k for k in service.get("environment", {}) if k.startswith("ONESEAL_")}
     used["docker-compose.yml"] = set(ONESEAL_VAR.findall((ROOT / "docker-compose.yml").read_text()))
     for where, found in used.items():
         unknown = {n for n in found if not read(n, names)}
-        if not web_app_here:
-            unknown -= WEB_APP_SETTINGS
         assert not unknown, f"{where}: {sorted(unknown)} are read by nothing in the application"
     assert read("ONESEAL_TEMPORAL_TLS_CA", names)  # the f-string family is seen
 
