@@ -230,7 +230,7 @@ def regions(request: Request, p: Reader) -> Any:
 # ---- reports --------------------------------------------------------------------------------------
 
 
-@router.get("/reports/bulletin", tags=["reports"], summary="The monthly bulletin as data (oneseal.bulletin/1)",
+@router.get("/reports/bulletin", tags=["reports"], summary="The monthly bulletin as data (oneseal.bulletin/2)",
             response_model=dict[str, Any])  # fmt: skip
 def bulletin(request: Request, p: Reader, month: Month, region: RegionQ = None, include_demo: bool = False) -> Any:
     return boot_of(request).reports.bulletin(month, region or None, include_demo=include_demo)

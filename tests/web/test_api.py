@@ -187,7 +187,7 @@ def test_reports_and_downloads(web: WebStack) -> None:
     h = web.token(FRONT)
     c = web.client()
     data = c.http.get("/api/reports/bulletin", params={"month": "2020-04"}, headers=h).json()
-    assert data["schema"] == "oneseal.bulletin/1"
+    assert data["schema"] == "oneseal.bulletin/2"
     for fmt, media in (
         ("xlsx", "spreadsheetml"),
         ("csv", "text/csv"),
