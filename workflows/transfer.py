@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,14 +110,14 @@ class _Commands:
 
     async def __call__(
         self, step: str, *, actor: Actor = SYSTEM_ACTOR, at: datetime | None = None, key: str | None = None,
-        code: str | None = None, **args: Any,
+        **args: Any,
     ) -> TransferResult:  # fmt: skip
         self.seq += 1
         info = workflow.info()
         # A key names a command that must be the same in every run (continue-as-new restarts the count).
         command_id = f"{info.workflow_id}/{key}" if key else f"{info.workflow_id}/{info.run_id[:8]}/{self.seq}:{step}"
         cmd = TransferCommand(
-            step=step, programme=self.programme, code=self.code if code is None else code, command_id=command_id,
+            step=step, programme=self.programme, code=self.code, command_id=command_id,
             at=at or workflow.now(), actor=actor, args=args,
         )  # fmt: skip
         try:
@@ -374,6 +376,7 @@ class ItemTransferWorkflow:
         self._gates_of: dict[int, set[str]] = {}  # batch -> the milestones its cut-over waits for
         self._lock = asyncio.Lock()
         self._removed = False
+        self._in_update = False  # the lock is held by a staff step (not by a system step)
         self._changes = 0
         self._failed: set[tuple[str, str]] = set()  # (step, state key) refused by the domain: never loop on them
 
@@ -490,6 +493,15 @@ class ItemTransferWorkflow:
 
     # ---- signals from the programme -------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _update_lock(self) -> AsyncIterator[None]:
+        async with self._lock:
+            self._in_update = True
+            try:
+                yield
+            finally:
+                self._in_update = False
+
     @workflow.signal
     def milestones(self, recorded: list[str]) -> None:
         self._milestones |= set(recorded)
@@ -509,7 +521,7 @@ class ItemTransferWorkflow:
 
     @workflow.update
     async def sign(self, req: SignRequest) -> StepAnswer:
-        async with self._lock:
+        async with self._update_lock():
             self._check_sign(req)
             r = await self._cmd("sign", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r)
@@ -517,15 +529,26 @@ class ItemTransferWorkflow:
 
     @sign.validator
     def _check_sign(self, req: SignRequest) -> None:
+        self._validate(lambda: check_sign(self._ready(), req.entry, req.actor, req.party or None), req.at)
+
+    def _validate(self, check: Any, at: datetime | None) -> None:
+        """Run a rule on the snapshot. While a system step is in flight (the lock is held outside any
+        Update) the snapshot may be one status behind: a status refusal then means "ask again"."""
         try:
-            _moment(req.at)
-            check_sign(self._ready(), req.entry, req.actor, req.party or None)
+            _moment(at)
+            check()
+        except TransferIllegalTransition as e:
+            if self._lock.locked() and not self._in_update:
+                raise ApplicationError(
+                    "事项正在切换状态，请稍后再试", type="TRANSFER_NOT_READY", non_retryable=True
+                ) from None
+            raise _refusal(e) from None
         except DomainError as e:
             raise _refusal(e) from None
 
     @workflow.update
     async def decide(self, req: DecideRequest) -> StepAnswer:
-        async with self._lock:
+        async with self._update_lock():
             self._check_decide(req)
             r = await self._cmd("decide", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r)
@@ -533,10 +556,12 @@ class ItemTransferWorkflow:
 
     @decide.validator
     def _check_decide(self, req: DecideRequest) -> None:
-        try:
-            check_decision(self._ready(), req.decision, at=_moment(req.at), reason=req.reason, new_end=req.new_end)
-        except DomainError as e:
-            raise _refusal(e) from None
+        self._validate(
+            lambda: check_decision(
+                self._ready(), req.decision, at=_moment(req.at), reason=req.reason, new_end=req.new_end
+            ),
+            req.at,
+        )
 
     @workflow.query
     def state(self) -> ItemState | None:
