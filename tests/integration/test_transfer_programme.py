@@ -12,7 +12,7 @@ from domain.routing import MatterRouting, RoutingCause, routing_id
 from domain.staffing import StaffMember, staff_member_id
 from domain.transfer.view import ProgrammeState
 from services.bootstrap import Bootstrap
-from workflows.transfer_contracts import programme_workflow_id
+from workflows.transfer_contracts import item_workflow_id, programme_workflow_id
 
 from .support import record_history
 from .transfer_support import (
@@ -88,3 +88,5 @@ async def test_six_items_in_two_batches_cut_over_run_their_trial_and_end_live_ex
         member: StaffMember = boot.store.repository.get(staff_member_id(uid))
         assert member.department == BUREAU and member.posts[-1].source == f"transfer:{code}"
     await record_history(handle, "transfer_programme")
+    extended_handle = (await boot.temporal()).get_workflow_handle(item_workflow_id(code, "513201-JT-102"))
+    await record_history(extended_handle, "transfer_item_extended")

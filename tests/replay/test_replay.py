@@ -38,10 +38,21 @@ PARALLEL_BRANCHES = {
     "adopted",
 }
 
+TRANSFER_BRANCHES = {
+    "programme",  # six items, two batches, closed
+    "item_live",
+    "item_extended",
+    "item_rolled_back",
+    "item_removed",
+    "supervision_claimed",
+    "supervision_overdue",
+}
+
 
 def test_every_branch_has_a_recorded_history() -> None:
     assert {p.stem.removeprefix("case_") for p in HISTORIES if p.stem.startswith("case_")} >= BRANCHES
     assert {p.stem.removeprefix("parallel_") for p in HISTORIES if p.stem.startswith("parallel_")} >= PARALLEL_BRANCHES
+    assert {p.stem.removeprefix("transfer_") for p in HISTORIES if p.stem.startswith("transfer_")} >= TRANSFER_BRANCHES
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
