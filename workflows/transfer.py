@@ -83,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
 ACTIVITY_TIMEOUT = timedelta(seconds=120)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
 START_CONCURRENCY = 20  # child starts in flight at once
+SIGNAL_CONCURRENCY = 100  # signals to items in flight at once (Temporal's limit on pending signals is 2,000)
 MAX_CHILDREN_PER_RUN = 500  # then continue as new: a run never holds more pending children than this
 CLOCK_SKEW = timedelta(minutes=5)  # a staff step may name a moment up to this far past the workflow's clock
 
@@ -301,8 +302,14 @@ class TransferProgrammeWorkflow:
             self._check_milestone(req)
             r = await self._cmd("milestone", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r.programme)
-        await asyncio.gather(*(self._signal_item(c, "milestones", list(self._view().milestones))
-                               for c in self._running_items()))  # fmt: skip
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)  # Temporal bounds the signals a run has in flight
+
+        async def tell(c: str) -> None:
+            async with gate:
+                await self._signal_item(c, "milestones", list(self._view().milestones))
+
+        await asyncio.gather(*(tell(c) for c in self._running_items()))
+
         return StepAnswer(programme=r.programme, notification_id=r.notification_id)
 
     @milestone.validator
