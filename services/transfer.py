@@ -263,6 +263,30 @@ class TransferService:
             return ItemDetail(prog, self.commands.item(p, item), item_workflow_id(p, item))
         return ProgrammeDetail(prog, self.commands.items(p), programme_workflow_id(p))
 
+    async def wait_for(
+        self, statuses: set[str], *, programme: str | None = None, items: list[str] | None = None,
+        timeout: float = 120.0,
+    ) -> dict[str, str]:  # fmt: skip
+        """Wait until every item (default: every listed item) is in one of ``statuses`` as stored (the workflows
+        act asynchronously: a scenario drives the next step once they got there); answers code -> status."""
+        p = self.programme_code(programme)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            prog = self.commands.programme(p)
+            codes = items if items is not None else [e.code for e in prog.listed()]
+            now = {i.code: i.status.value for i in self.commands.items(p) if i.code in codes}
+            if all(now.get(c) in statuses for c in codes):
+                return now
+            if loop.time() > deadline:
+                behind = sorted(c for c in codes if now.get(c) not in statuses)
+                raise DomainError(
+                    f"等待超时：{len(behind)}个事项未到达{'、'.join(sorted(statuses))}（如 {'、'.join(behind[:3])}）",
+                    code="TRANSFER_WAIT_TIMEOUT",
+                    items=behind,
+                )
+            await asyncio.sleep(0.2)
+
     async def item_state(self, item: str, *, programme: str | None = None) -> ItemState | None:
         """What the item's running workflow holds (None when it does not run)."""
         p = self.programme_code(programme)

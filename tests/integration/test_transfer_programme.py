@@ -43,8 +43,8 @@ async def test_six_items_in_two_batches_cut_over_run_their_trial_and_end_live_ex
     again = await boot.transfer.plan(path, actor=ADMIN)  # idempotent: nothing recorded, the workflow kept
     assert not again.created and again.programme.version == loaded.programme.version
     await milestones(boot, code)
+    assert set((await boot.transfer.wait_for({"handover"}, programme=code, timeout=30)).values()) == {"handover"}
     for c, *_ in ITEMS:
-        await ready(boot, code, c, "handover")
         await sign_all(boot, code, c)
     for c, _, batch, _ in ITEMS:
         await ready(boot, code, c, "in_trial")
