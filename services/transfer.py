@@ -305,11 +305,13 @@ class TransferService:
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    async def _update(self, workflow_id: str, name: str, request: Any, gone: Any) -> StepAnswer:
+    async def _update(
+        self, workflow_id: str, name: str, request: Any, gone: Any, deadline: float | None = None
+    ) -> StepAnswer:
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(workflow_id)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + NOT_READY_WAIT
+        deadline = loop.time() + NOT_READY_WAIT if deadline is None else deadline
         try:
             while True:
                 try:
@@ -321,12 +323,18 @@ class TransferService:
                 await asyncio.sleep(0.1)  # the workflow is reading its state: ask again
         except RPCError as e:
             if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
-                raise gone() from None
+                error = gone()
+                if error.code == "TRANSFER_NOT_READY" and loop.time() <= deadline:
+                    await asyncio.sleep(0.2)  # the programme is starting the item's workflow: ask again
+                    return await self._update(workflow_id, name, request, gone, deadline)
+                raise error from None
             raise self._rpc(e, workflow_id) from None
 
     def _item_gone(self, programme: str, code: str) -> DomainError:
         """No running item workflow: say why, from the store."""
         item = self.commands.item(programme, code)
+        if item.status is ItemStatus.SCHEDULED and item.batch in self.commands.programme(programme).opened_batches:
+            return DomainError("事项流程正在启动，请稍后再试", code="TRANSFER_NOT_READY")
         if item.status in (ItemStatus.CATALOGUED, ItemStatus.SCHEDULED):
             return TransferIllegalTransition(
                 f"事项「{item.name}」当前为「{item.status.label}」，所在批次尚未开始交接", status=item.status.value,

@@ -545,7 +545,8 @@ class ItemTransferWorkflow:
             _moment(at)
             check()
         except TransferIllegalTransition as e:
-            if self._lock.locked() and not self._in_update:
+            opening = self._item is not None and self._item.status == ItemStatus.SCHEDULED.value  # opens at once
+            if (self._lock.locked() and not self._in_update) or opening:
                 raise ApplicationError(
                     "事项正在切换状态，请稍后再试", type="TRANSFER_NOT_READY", non_retryable=True
                 ) from None
