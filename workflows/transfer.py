@@ -4,7 +4,7 @@
 handover opens once batch n's cut-over moment has come) and starts one ``ItemTransferWorkflow`` child per
 listed item of the batch (id ``transfer-<programme>-<code>``), at most ``START_CONCURRENCY`` starts at a
 time, with ``ParentClosePolicy.ABANDON``: children outlive the run that started them, so the programme
-continues as new after ``MAX_CHILDREN_PER_RUN`` starts (or when Temporal suggests it) and no run ever
+continues as new after ``ProgrammeInput.children_per_run`` (500) starts (or when Temporal suggests it) and no run ever
 holds more pending children than that. Items report their end by the signal ``item_finished``; when every
 listed item has ended, the programme closes. Programme-wide staff steps are Updates on the programme:
 ``milestone``, ``add_item``, ``remove_item`` (validators on the programme snapshot). After a milestone the
@@ -84,7 +84,6 @@ ACTIVITY_TIMEOUT = timedelta(seconds=120)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
 START_CONCURRENCY = 20  # child starts in flight at once
 SIGNAL_CONCURRENCY = 100  # signals to items in flight at once (Temporal's limit on pending signals is 2,000)
-MAX_CHILDREN_PER_RUN = 500  # then continue as new: a run never holds more pending children than this
 CLOCK_SKEW = timedelta(minutes=5)  # a staff step may name a moment up to this far past the workflow's clock
 
 
@@ -185,13 +184,13 @@ class TransferProgrammeWorkflow:
                     self._set((await self._cmd("open_batch", key=f"open-batch-{b.no}", batch=b.no)).programme)
             pending = [i.code for i in self._view().listed(b.no) if i.code not in self._started]
             while pending:
-                room = max(1, MAX_CHILDREN_PER_RUN - self._started_here)
+                room = max(1, self._input.children_per_run - self._started_here)
                 chunk, pending = pending[:room], pending[room:]
                 await self._start_items(chunk)
                 if pending:
                     await self._continue_as_new()  # the batch goes on in the next run
             self._next += 1
-            if workflow.info().is_continue_as_new_suggested() or self._started_here >= MAX_CHILDREN_PER_RUN:
+            if workflow.info().is_continue_as_new_suggested() or self._started_here >= self._input.children_per_run:
                 await self._continue_as_new()
         # Every batch is open: wait for the items, then close (a refusal waits for the next change).
         while self._view().status != "closed":
@@ -268,7 +267,13 @@ class TransferProgrammeWorkflow:
         await workflow.wait_condition(lambda: not self._lock.locked())
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
-            ProgrammeInput(self._input.programme, self._next, tuple(self._started), dict(self._finished))
+            ProgrammeInput(
+                self._input.programme,
+                self._next,
+                tuple(self._started),
+                dict(self._finished),
+                self._input.children_per_run,
+            )
         )
 
     async def _signal_item(self, code: str, name: str, *args: Any) -> None:
