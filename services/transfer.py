@@ -119,6 +119,8 @@ class TransferService:
         """Validate the whole file (refused whole, with line numbers), record it once, start its workflow once."""
         store = self.boot.store
         plan = read_plan_file(Path(path), catalogue=store.catalogue, staff=store.staff)
+        if start:
+            await self.boot.temporal()  # unreachable: say so before recording anything
         out = self.commands.load_plan(plan, actor=actor or SYSTEM_ACTOR, at=at or datetime.now(UTC),
                                       command_id=f"plan/{plan.code}/{plan.content_hash}")  # fmt: skip
         wid = programme_workflow_id(plan.code)
