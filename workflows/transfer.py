@@ -394,7 +394,8 @@ class ItemTransferWorkflow:
 
     @workflow.run
     async def run(self, inp: ItemInput) -> str:
-        await self._load()
+        async with self._lock:  # read the item and open its handover in one step when its batch is open
+            self._set(await self._cmd("start"))
         while not self._view().is_final:
             if self._removed:
                 self._removed = False
@@ -402,7 +403,7 @@ class ItemTransferWorkflow:
                 continue
             status = ItemStatus(self._view().status)
             if status is ItemStatus.SCHEDULED:
-                await self._act("open_handover", key="open-handover")
+                await self._act("open_handover")
             elif status is ItemStatus.HANDOVER:
                 await self._handover()
             elif status.in_trial:
@@ -449,9 +450,12 @@ class ItemTransferWorkflow:
     async def _act(self, step: str, *, key: str | None = None, **kw: Any) -> bool:
         """A system step under the lock; a refusal is remembered for this state (no loop) and waits for a change."""
         async with self._lock:
-            if (step, repr(self._key())) not in self._failed:
+            before = self._key()
+            if (step, repr(before)) not in self._failed:
                 try:
                     self._set(await self._cmd(step, key=key, **kw))
+                    if self._key() == before:  # nothing changed: never spin on the same step
+                        self._failed.add((step, repr(before)))
                     return True
                 except ApplicationError as e:
                     _log().warning("transfer.item.step_refused", step=step, reason=str(e))
@@ -481,7 +485,7 @@ class ItemTransferWorkflow:
                 return
             except TimeoutError:
                 pass
-        await self._act("cut_over", key="cut-over")
+        await self._act("cut_over")
 
     async def _trial(self) -> None:
         due = next_snapshot(self._view())
@@ -498,10 +502,7 @@ class ItemTransferWorkflow:
                 return
             except TimeoutError:
                 pass
-        before = self._key()
         await self._act("snapshot")
-        if self._key() == before:  # nothing was due after all: do not spin on the same moment
-            self._failed.add(("snapshot", repr(before)))
 
     # ---- signals from the programme -------------------------------------------------------------
 
