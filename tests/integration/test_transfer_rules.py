@@ -32,6 +32,7 @@ from .transfer_support import (
     refused,
     settled,
     sign_all,
+    until,
     write_plan,
 )
 
@@ -71,6 +72,7 @@ async def test_sign_offs_by_both_parties_gate_the_cut_over_and_decisions_only_in
     assert boot.head() == head and routing_id(item) not in boot.store.repository
     await sign(item, "accounts", actor=BUREAU_STAFF, programme=code, at=SIGNED, read_your_writes=False)
     await ready(boot, code, item, "in_trial")
+    await until(lambda: len(t.commands.item(code, item).figures) == 22)  # the weekly snapshots (all in the past)
     # The decision: only inside (or on the last day of) the trial; extend needs a later end date and a reason.
     length, head = await settled(handle), boot.head()
     after = datetime(2020, 11, 2, 2, tzinfo=UTC)
