@@ -305,16 +305,22 @@ class TransferProgrammeWorkflow:
     async def milestone(self, req: MilestoneRequest) -> StepAnswer:
         async with self._lock:
             self._check_milestone(req)
+            before = set(self._view().milestones)
             r = await self._cmd("milestone", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r.programme)
+        # Only the items whose batch this milestone opened the gates of need to hear it (once each): an item
+        # started later reads the milestones with its state.
+        v = self._view()
+        after = set(v.milestones)
+        opened = {b.no for b in v.batches if set(b.gates) <= after and not set(b.gates) <= before}
+        batch_of = {i.code: i.batch for i in v.items}
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)  # Temporal bounds the signals a run has in flight
 
         async def tell(c: str) -> None:
             async with gate:
-                await self._signal_item(c, "milestones", list(self._view().milestones))
+                await self._signal_item(c, "milestones", sorted(after))
 
-        await asyncio.gather(*(tell(c) for c in self._running_items()))
-
+        await asyncio.gather(*(tell(c) for c in self._running_items() if batch_of.get(c) in opened))
         return StepAnswer(programme=r.programme, notification_id=r.notification_id)
 
     @milestone.validator
