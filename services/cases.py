@@ -110,7 +110,7 @@ class CaseService:
         Case.submit(
             req,
             matter=matter,
-            authority=catalogue.competent_authority(matter_code, now),
+            authority=self.boot.routing.competent_authority(matter_code, now),
             ctx=StepContext(at=now, command_id="dry-run", calendar=self.boot.store.calendar, rules=rules),
         )
         inp = CaseInput(
@@ -226,7 +226,9 @@ class CaseService:
         return search_cases(self.boot.read_models, query)
 
     def worklist(self, actor: Actor, limit: int = 200) -> Page[WorkItem]:
+        """The open tasks of the post this person holds NOW (a recorded move takes their worklist along)."""
         self.boot.require_data()
+        actor = self.boot.routing.current(actor)
         return worklist_for(self.boot.read_models, actor.department, actor.post, actor.region, limit)
 
     # ---- helpers ------------------------------------------------------------------------------
