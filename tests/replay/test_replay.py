@@ -27,6 +27,8 @@ BRANCHES = {
     "adopted",
     "deadline_recomputed",
     "search_attributes",  # the search-attributes patch: upserts as the status changes
+    "rerouted_at_acceptance",  # the matter changed authority between submission and acceptance
+    "supervision_task",  # the supervision-task patch: a bureau decision starts SupervisionWorkflow
 }
 PARALLEL_BRANCHES = {
     "all_agree",
