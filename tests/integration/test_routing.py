@@ -263,7 +263,9 @@ async def test_a_second_process_routes_the_same_way_without_restart(routed: Rout
     cut_over(second, code, now())  # written by process 2 ...
     await asyncio.sleep(0.05)
     assert boot.routing.competent_authority(code) == BUREAU_AUTHORITY  # ... seen by process 1 at once
-    async with case_worker(routed.env.client, second, queue):  # a worker started after the change, on its own store handle
+    async with case_worker(
+        routed.env.client, second, queue
+    ):  # a worker started after the change, on its own store handle
         case_no, handle = await submit(second, routed.env, code)
         view = second.store.get_case(case_no)
         assert authority(view) == BUREAU_AUTHORITY
