@@ -45,6 +45,19 @@ class RecordedRouting:
         self.app = app
         self.catalogue = catalogue
         self._cache: dict[str, tuple[int, RoutingPolicy]] = {}
+        self._routed: set[str] = set()  # matters with a routing stream, from the notification log
+        self._position = 0
+        self._topics = [get_topic(MatterRouting.Opened), get_topic(MatterRouting.AuthorityChanged)]
+
+    def routed_codes(self) -> set[str]:
+        """The matters whose routing has a recorded stream (reads only what was recorded since the last call)."""
+        while True:
+            batch = self.app.recorder.select_notifications(start=self._position + 1, limit=500, topics=self._topics)
+            if not batch:
+                return set(self._routed)
+            for n in batch:
+                self._routed.add(self.app.mapper.to_domain_event(n).matter_code)  # type: ignore[attr-defined]
+            self._position = batch[-1].id
 
     def policy(self, code: str) -> RoutingPolicy:
         """The routing policy of one matter as stored now (one indexed read while nothing changed)."""

@@ -13,6 +13,10 @@ matter, so changes never cross tests.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +72,15 @@ class Routed:
     @property
     def settings(self) -> Settings:
         return self.boot.settings
+
+    async def cli(self, *args: str) -> Any:
+        """``oneseal ARGS --json`` in a separate OS process on this store; its parsed output."""
+        env = {**os.environ, "ONESEAL_DATA_DIR": str(self.settings.data_dir), "ONESEAL_EVENT_STORE": self.kind,
+               "ONESEAL_EVENT_STORE_URL": self.settings.event_store_url}  # fmt: skip
+        cmd = [str(Path(sys.executable).parent / "oneseal"), *args, "--json"]
+        done = await asyncio.to_thread(subprocess.run, cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
 
     def second_process(self, queue: str) -> Bootstrap:
         """Another process on the same store: its own settings, store handle and services."""
@@ -256,6 +269,14 @@ async def test_a_second_process_routes_the_same_way_without_restart(routed: Rout
     cut_over(second, code, now())  # written by process 2 ...
     await asyncio.sleep(0.05)
     assert boot.routing.competent_authority(code) == BUREAU_AUTHORITY  # ... seen by process 1 at once
+    # ... and by a separate OS process (the CLI), with the moved reviewer's new post.
+    mover(boot)
+    shown = await routed.cli("matters", "routing", code)
+    assert shown["department"] == BUREAU and [c["cause"] for c in shown["changes"]] == ["transfer"]
+    listed = await routed.cli("matters", "list", "--region", REGION)
+    assert next(m for m in listed if m["code"] == code)["department"] == BUREAU
+    staff = await routed.cli("staff", "list", "--region", REGION)
+    assert next(a for a in staff if a["user_id"] == MOVER)["department"] == BUREAU
     async with case_worker(
         routed.env.client, second, queue
     ):  # a worker started after the change, on its own store handle
