@@ -27,6 +27,7 @@ BRANCHES = {
     "adopted",
     "deadline_recomputed",
     "search_attributes",  # the search-attributes patch: upserts as the status changes
+    "short_command_timeout",  # the short-command-timeout patch: 10 s start-to-close per command
 }
 PARALLEL_BRANCHES = {
     "all_agree",
