@@ -83,6 +83,7 @@ def test_postgres_restarted_mid_drive_nothing_lost_nothing_twice(tmp_path: Path,
     try:
         drive = Drive(env)
         wait_until(lambda: submitted(pg_store) >= 8, 120, "the drive to be under way")
+        assert drive.proc.poll() is None, "the drive ended before PostgreSQL was restarted"
         t0 = time.monotonic()
         restart_postgres()
         wait_until(pg_up, 60, "PostgreSQL to come back")
