@@ -18,7 +18,8 @@ from typing import Any
 
 ONESEAL = str(Path(sys.executable).parent / "oneseal")
 SCENARIO = "aba-2020-04"
-SMALL = 0.0005  # ≈ 44 cases of the scenario month: enough to be mid-drive when the fault hits
+SMALL = 0.0005  # 43 cases of the scenario month: 16 in flight, several worker kills land mid-command
+TINY = 0.0003  # 25 cases: enough to be mid-drive when one fault hits
 
 # The only event sequences a driven case may have (a correction round, then accepted; completed or left open).
 OPEN = ("Submitted", "Accepted")

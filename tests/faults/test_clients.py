@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .support import (
+    TINY,
     Drive,
     Up,
     check_exactly_once,
@@ -32,7 +33,7 @@ def test_a_drive_cut_off_from_temporal_fails_cleanly_and_resumes_its_own_cases(t
     events = tmp_path / "var" / "events.db"
     up = Up(env).start()
     try:
-        drive = Drive(env, tag="cut")
+        drive = Drive(env, TINY, tag="cut")
         wait_until(lambda: submitted_cases(events) >= 8, 120, "the drive to be under way")
         up.kill()  # SIGKILL: the dev server, worker and projector go with it
         rc = drive.wait(timeout=180)
@@ -46,7 +47,7 @@ def test_a_drive_cut_off_from_temporal_fails_cleanly_and_resumes_its_own_cases(t
 
     up = Up(env).start()
     try:
-        again = Drive(env, tag="resumed")
+        again = Drive(env, TINY, tag="resumed")
         assert again.wait() == 0, again.stderr[-3000:]
         report = again.report()
         sequences = event_sequences(events)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import Drive, Up, check_exactly_once, embedded_env, event_sequences, submitted_cases, wait_until
+from .support import TINY, Drive, Up, check_exactly_once, embedded_env, event_sequences, submitted_cases, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ def test_dev_server_killed_mid_drive_is_restarted_and_every_case_finishes(tmp_pa
     try:
         events = up.data_dir / "events.db"
         first = up.child("temporal")["pid"]
-        drive = Drive(env)
+        drive = Drive(env, TINY)
         wait_until(lambda: submitted_cases(events) >= 8, 120, "the drive to be under way")
         os.kill(first, signal.SIGKILL)
         rc = drive.wait()
