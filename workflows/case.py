@@ -52,7 +52,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.search_attributes import SEARCH_ATTRIBUTES_PATCH, case_updates
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
+ACTIVITY_TIMEOUT = timedelta(seconds=60)  # v1: a command lost with a killed worker was retried after a minute
+# A command takes milliseconds; one lost with a killed worker is retried once this has passed, so this
+# bounds what a killed worker adds to a step (docs/operations.md). Cases started before the patch keep 60 s.
+COMMAND_TIMEOUT = timedelta(seconds=10)
+SHORT_COMMAND_TIMEOUT_PATCH = "short-command-timeout"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
 CORRECTION_OVERDUE_REASON = "逾期未补正，视为放弃申请"
 SUPERVISION_PATCH = "supervision-task"  # a bureau decision on a programme item starts SupervisionWorkflow
@@ -174,11 +178,12 @@ class CaseWorkflow:
             step=step,
             request=request,
         )
+        timeout = COMMAND_TIMEOUT if workflow.patched(SHORT_COMMAND_TIMEOUT_PATCH) else ACTIVITY_TIMEOUT
         try:
             result = await workflow.execute_activity_method(
                 CaseActivities.case_command,
                 cmd,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                start_to_close_timeout=timeout,
                 retry_policy=ACTIVITY_RETRY,
                 summary=step,
             )
