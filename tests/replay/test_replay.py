@@ -27,6 +27,9 @@ BRANCHES = {
     "adopted",
     "deadline_recomputed",
     "search_attributes",  # the search-attributes patch: upserts as the status changes
+    "rerouted_at_acceptance",  # the matter changed authority between submission and acceptance
+    "supervision_task",  # the supervision-task patch: a bureau decision starts SupervisionWorkflow
+    "short_command_timeout",  # the short-command-timeout patch: 10 s start-to-close per command
 }
 PARALLEL_BRANCHES = {
     "all_agree",
