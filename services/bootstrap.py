@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from services.projections import ProjectionService
     from services.reports import ReportService
     from services.scenarios import ScenarioService
+    from services.transfer_reports import TransferReportService
 
 
 class Bootstrap:
@@ -134,6 +135,12 @@ class Bootstrap:
         from services.reports import ReportService
 
         return ReportService(self)
+
+    @cached_property
+    def transfer_reports(self) -> TransferReportService:
+        from services.transfer_reports import TransferReportService
+
+        return TransferReportService(self)
 
     @cached_property
     def imports(self) -> ImportService:
