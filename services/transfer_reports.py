@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from domain.errors import InvalidValue
 from domain.transfer.errors import UnknownProgramme
 from projections import transfer_report
-from projections.transfer_queries import programme_codes
+from projections.transfer_queries import programme_codes, short_department
+
+__all__ = ["FORMATS", "TransferReportService", "short_department"]
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap

@@ -17,7 +17,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from entrypoints.cli.common import boot, command, err, fail, local, out, print_json, safe
-from projections.transfer_queries import short_department
+from services.transfer_reports import FORMATS, short_department
 
 transfer_reports_app = typer.Typer(no_args_is_help=True)
 transfer_report_group = typer.Typer(no_args_is_help=True)  # its command joins `oneseal report`
@@ -120,7 +120,7 @@ def report_transfer(
 ) -> None:
     """试运行情况报告：划转进度、交接签认、试运行数据、划转前后对比、清单调整与审管联动。"""
     service = boot().transfer_reports
-    if fmt not in service_formats():
+    if fmt not in FORMATS:
         service.render({}, fmt)  # refuses with the formats it knows
     data = service.report(programme, include_demo=include_demo)
     rendered = service.render(data, fmt)
@@ -134,9 +134,3 @@ def report_transfer(
         fail("OUTPUT_REQUIRED", "xlsx 格式请用 -o 指定输出文件")
     else:
         sys.stdout.write(rendered)
-
-
-def service_formats() -> tuple[str, ...]:
-    from services.transfer_reports import FORMATS
-
-    return FORMATS
