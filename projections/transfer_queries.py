@@ -64,6 +64,13 @@ def programme_codes(engine: Engine) -> list[str]:
         return [r[0] for r in conn.execute(select(transfer_programmes.c.code).order_by(transfer_programmes.c.code))]
 
 
+def programme_regions(engine: Engine) -> dict[str, str]:
+    """Programme code → its region."""
+    t = transfer_programmes.c
+    with engine.connect() as conn:
+        return {r[0]: r[1] for r in conn.execute(select(t.code, t.region).order_by(t.code))}
+
+
 def programme_row(engine: Engine, code: str) -> Row:
     """The programme's row; refuses an unknown code (``TRANSFER_PROGRAMME_UNKNOWN``)."""
     with engine.connect() as conn:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import InvalidValue
+from domain.identity import Principal
+from domain.identity.roles import TRANSFER_VIEW_ROLES, Role
 from domain.transfer.errors import UnknownProgramme
 from projections import transfer_report
 from projections.transfer_queries import programme_codes, short_department
@@ -46,6 +48,41 @@ class TransferReportService:
         if not codes:
             raise UnknownProgramme("尚未载入任何划转方案：请先运行 oneseal transfer plan FILE", field="programme")
         raise UnknownProgramme(f"有多个划转方案，请用 --programme 指定：{'、'.join(codes)}", field="programme")
+
+    def check_viewer(self, p: Principal, region: str | None = None) -> None:
+        """Read-only transfer views: a role that may see them (``TRANSFER_VIEW_ROLES``), within the user's regions."""
+        from services.identity import Forbidden
+
+        if not p.has(*TRANSFER_VIEW_ROLES):
+            allowed = "、".join(Role(r).label for r in sorted(TRANSFER_VIEW_ROLES))
+            raise Forbidden(f"您的角色无权查看划转进度（应为：{allowed}）", field="role")
+        if region is not None and not (p.scope.all_regions or region in p.scope.regions):
+            raise Forbidden(f"划转方案所在的{region}不在您的工作范围（{p.scope.describe()}）内", field="programme")
+
+    def visible_programmes(self, p: Principal) -> list[str]:
+        self.check_viewer(p)
+        from projections.transfer_queries import programme_regions
+
+        regions = programme_regions(self.boot.read_models)
+        return [c for c, r in regions.items() if p.scope.all_regions or r in p.scope.regions]
+
+    def status_for(self, p: Principal, programme: str | None = None) -> dict[str, Any]:
+        """``status`` for a signed-in user: refused unless their role and region allow it."""
+        self.check_viewer(p)
+        code = programme or next(iter(self.visible_programmes(p)), None)
+        if code is None:
+            raise UnknownProgramme("您的工作范围内没有划转方案", field="programme")
+        data = self.status(code)
+        self.check_viewer(p, data["programme"]["region"])
+        return data
+
+    def report_for(self, p: Principal, programme: str, fmt: str) -> str | bytes:
+        self.check_viewer(p)
+        if fmt not in FORMATS:
+            self.render({}, fmt)
+        data = self.report(programme)
+        self.check_viewer(p, data["programme"]["region"])
+        return self.render(data, fmt)
 
     def status(self, programme: str | None = None, *, as_of: datetime | None = None) -> dict[str, Any]:
         source = self._fresh()
