@@ -24,7 +24,15 @@ transfer_report_group = typer.Typer(no_args_is_help=True)  # its command joins `
 Programme = Annotated[
     str | None, typer.Option("--programme", help="划转方案编码，如 maerkang-2020（只有一个方案时可省略）")
 ]
-BAR_WIDTH = 10
+BAR_WIDTH = 8
+COUNTS = (
+    ("handover", "交接"),
+    ("in_trial", "试运"),
+    ("live", "正式"),
+    ("trial_extended", "延长"),
+    ("rolled_back", "回退"),
+    ("removed", "移出"),
+)
 
 
 def _pct(value: float | None) -> str:
@@ -66,17 +74,11 @@ def print_status(data: dict[str, Any]) -> None:
             f"{safe(b['name'])}：{b['items']}项，计划切换 {when}，已切换 {b['cut_over']}/{b['listed']}",
             highlight=False,
         )
-    t = Table(title=None, pad_edge=False, expand=False, box=None, padding=(0, 1), show_footer=True)
-    t.add_column("原实施部门", footer="合计", overflow="fold", min_width=8, ratio=1)
+    t = Table(title=None, pad_edge=False, expand=False, box=None, padding=(0, 0, 0, 1), show_footer=True)
+    t.add_column("原实施部门", footer="合计", overflow="fold", min_width=8)
     t.add_column("批次", footer="", no_wrap=True)
-    t.add_column("切换进度", footer=_pct(g["cut_over_share"]), no_wrap=True, width=BAR_WIDTH + 9)
-    for key, label in (
-        ("in_trial", "试运"),
-        ("live", "正式"),
-        ("trial_extended", "延长"),
-        ("rolled_back", "回退"),
-        ("removed", "移出"),
-    ):
+    t.add_column("切换进度", footer=_pct(g["cut_over_share"]), no_wrap=True, width=BAR_WIDTH + 7)
+    for key, label in COUNTS:
         total = sum(d["by_status"].get(key, 0) for d in g["by_department"])
         t.add_column(label, footer=str(total), justify="right", no_wrap=True)
     for d in g["by_department"]:
@@ -84,19 +86,20 @@ def print_status(data: dict[str, Any]) -> None:
         bar = Table.grid(padding=(0, 1))
         bar.add_row(
             ProgressBar(total=max(d["listed"], 1), completed=d["cut_over"], width=BAR_WIDTH),
-            f"{d['cut_over']:>3}/{d['listed']:<3}",
+            f"{d['cut_over']:>2}/{d['listed']:<3}",
         )
         t.add_row(
             safe(short_department(d["department"], region)),
             _batches(d["batches"]),
             bar,
-            *(str(st.get(k, 0)) for k in ("in_trial", "live", "trial_extended", "rolled_back", "removed")),
+            *(str(st.get(k, 0)) for k, _ in COUNTS),
         )
     out.print(t)
     c, s = data["checklist"], data["supervision"]
+    out.print(f"事项 {g['items']} 项：清单内 {g['listed']} 项，已切换 {g['cut_over']} 项", highlight=False)
     out.print(
-        f"事项 {g['items']} 项（清单内 {g['listed']}）：正式运行 {o['live']} · 延长试运行 {o['trial_extended']} · "
-        f"回退原部门 {o['rolled_back']} · 移出清单 {o['removed']}",
+        f"结论：正式运行 {o['live']} · 延长试运行 {o['trial_extended']} · 回退原部门 {o['rolled_back']} · "
+        f"移出清单 {o['removed']}",
         highlight=False,
     )
     out.print(
