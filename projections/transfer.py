@@ -157,17 +157,13 @@ class TransferProjection:
 
     def _write(self, conn: Connection, b: _Batch) -> None:
         ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        # Items of a rescheduled batch that this batch did not load: their planned cut-over moves too.
+        # Items of a rescheduled batch not loaded by this batch: their planned cut-over moves too (the loaded
+        # ones are written from memory below, after this).
         for programme, batch_no, cut_over in b.reschedules:
             ic = transfer_items.c
             conn.execute(
                 update(transfer_items)
-                .where(
-                    ic.programme == programme,
-                    ic.batch == batch_no,
-                    ic.status.in_(NOT_YET_CUT_OVER),
-                    ic.item_id.not_in(list(b.items) or [""]),
-                )
+                .where(ic.programme == programme, ic.batch == batch_no, ic.status.in_(NOT_YET_CUT_OVER))
                 .values(planned_cut_over=cut_over, behind_from=cut_over)
             )
         for table, key, rows in (

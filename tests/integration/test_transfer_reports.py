@@ -19,13 +19,14 @@ from sqlalchemy import Engine, select
 
 from domain.calendar import default_calendar
 from domain.cases.application import CaseApplication
+from domain.transfer import programme_id
 from projections.queries import worklist_for
 from projections.runner import ProjectionRunner, make_engine
 from projections.transfer import TransferProjection
 from projections.transfer_report import render, report, status
 from projections.transfer_tables import TRANSFER_TABLES
 from services.projections import PROJECTIONS
-from tests.unit.transfer_helpers import SCJG
+from tests.unit.transfer_helpers import ADMIN, SCJG
 
 from .test_projections import Stores
 from .test_projections import stores as stores  # the fixture, shared
@@ -102,6 +103,15 @@ def test_the_transfer_read_models_from_stored_events(stores: Stores) -> None:
 
     md = render(data, "md")
     assert isinstance(md, str) and "试运行情况报告" in md and "## 六、划转前后对比" in md
+    # Batch 2 rescheduled later, projected on its own: its item not yet cut over moves with it.
+    p = stores.app.repository.get(programme_id("test-2020"))
+    p.reschedule_batch(2, cut_over=datetime(2020, 7, 5, 16, tzinfo=UTC), reason="场地改造延期", actor=ADMIN,
+                       at=datetime(2020, 6, 28, tzinfo=UTC), command_id="reschedule")  # fmt: skip
+    stores.app.save(p)
+    project_all(stores.app, engine)
+    jt = report(engine, "test-2020", default_calendar(), datetime(2020, 7, 2, tzinfo=UTC))["behind_schedule"]
+    assert [b["code"] for b in jt] == ["513201-SCJG-002"]  # JT-001 is no longer due on 1 July
+    assert status(engine, "test-2020", AS_OF)["programme"]["batches"][1]["cut_over"] == "2020-07-05T16:00:00+00:00"
     # A rebuild from the first event in one batch gives the same rows (exactly once, whatever the batches).
     before = snapshot(engine)
     runner = ProjectionRunner(stores.app, engine, TransferProjection(), batch_size=1000)
