@@ -1,6 +1,6 @@
 """The transfer read models from the events the REAL workflows record (engineer A's services and workflows,
-Temporal with time skipping, both stores): a two-item programme through handover, trial (weekly figures),
-a list addition, go-live and roll-back, then `transfer status` / the report's data from the projection."""
+Temporal with time skipping, both stores): a two-item programme through handover (a sign-off missing, then
+given), trial (weekly figures), go-live and roll-back, then `transfer status` and the report from the projection."""
 
 from __future__ import annotations
 
