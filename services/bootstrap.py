@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from services.routing import RoutingService
     from services.scenarios import ScenarioService
     from services.transfer import TransferService
+    from services.transfer_reports import TransferReportService
 
 
 class Bootstrap:
@@ -142,6 +143,12 @@ class Bootstrap:
         from services.reports import ReportService
 
         return ReportService(self)
+
+    @cached_property
+    def transfer_reports(self) -> TransferReportService:
+        from services.transfer_reports import TransferReportService
+
+        return TransferReportService(self)
 
     @cached_property
     def imports(self) -> ImportService:

@@ -19,6 +19,7 @@ from projections.runner import (
     lease,
     tracking_position,
 )
+from projections.transfer import TransferProjection
 from services.errors import READ_MODEL_REBUILD_HINT, ReadModelStale, ReadModelUnreadable
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 PROJECTIONS: dict[str, Callable[[], Projection]] = {
     CasesProjection.name: CasesProjection,
     ProjectsProjection.name: ProjectsProjection,
+    TransferProjection.name: TransferProjection,
 }
 
 
