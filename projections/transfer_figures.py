@@ -4,7 +4,9 @@ What the weekly snapshot of ``ItemTransferWorkflow`` records (and the reports ma
 item's cases handled by ``department`` (the bureau) in ``region``, the cases ACCEPTED in the window,
 the cases COMPLETED in it, the on-time rate of those completed (percent), how many of them were
 completed late, and their average working days from acceptance to completion on the service
-calendar. ``start`` and ``end`` are a half-open window ``[start, end)``: aware moments, or local
+calendar, counted as the trial-run report counts them (``projections.transfer_queries.working_days``: the
+days after the acceptance day through the completion day, less suspended days; a case without an on-time
+mark is not counted on time), so the weekly snapshots and the report's BEFORE/AFTER figures agree. ``start`` and ``end`` are a half-open window ``[start, end)``: aware moments, or local
 (Beijing) dates meaning their midnight.
 """
 
@@ -14,19 +16,16 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine, and_, func, select
 
-from domain.calendar import SHANGHAI, DayType, ServiceCalendar, default_calendar, to_local
+from domain.calendar import SHANGHAI, ServiceCalendar, default_calendar
 from domain.transfer.item import TrialFigures, week_start_of
 from projections.tables import case_facts
+from projections.transfer_queries import CaseTimes, working_days
 
 
 def _naive_utc(moment: date | datetime) -> datetime:
     if not isinstance(moment, datetime):
         moment = datetime.combine(moment, time(0), tzinfo=SHANGHAI)
     return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def trial_figures(
@@ -53,20 +52,17 @@ def trial_figures(
             .where(scope, case_facts.c.accepted_at >= t0, case_facts.c.accepted_at < t1)
         ).scalar_one()
         done = conn.execute(
-            select(case_facts.c.accepted_at, case_facts.c.completed_at, case_facts.c.on_time).where(
-                scope, case_facts.c.completed_at >= t0, case_facts.c.completed_at < t1
-            )
+            select(
+                case_facts.c.accepted_at, case_facts.c.completed_at, case_facts.c.on_time, case_facts.c.suspended_days
+            ).where(scope, case_facts.c.completed_at >= t0, case_facts.c.completed_at < t1)
         ).all()
     completed = len(done)
-    on_time = sum(1 for r in done if r.on_time is None or bool(r.on_time))
+    on_time = sum(1 for r in done if r.on_time)
     days = [
-        calendar.count_days(
-            to_local(_aware(r.accepted_at)).date(), to_local(_aware(r.completed_at)).date(), DayType.WORKING,
-            allow_provisional=True,
-        )
+        working_days(CaseTimes(r.accepted_at, r.completed_at, r.on_time, int(r.suspended_days or 0)), calendar)
         for r in done
         if r.accepted_at is not None
-    ]  # fmt: skip
+    ]
     return TrialFigures(
         week_start=week_start_of(start),
         accepted=int(accepted),
