@@ -37,6 +37,7 @@ def build_worker(
     *,
     crash_after_commit_once: frozenset[str] = frozenset(),
     max_threads: int = 16,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """One place that wires workflows to activities; tests use it too, with their own store and queue."""
     activities = CaseActivities(app, crash_after_commit_once=crash_after_commit_once)
@@ -49,6 +50,7 @@ def build_worker(
         activities=[activities.case_command, projects.project_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
+        max_cached_workflows=max_cached_workflows,  # the sticky cache (the SDK's default, 1000)
     )
 
 
