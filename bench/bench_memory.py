@@ -243,3 +243,5 @@ if __name__ == "__main__":
         )
     else:
         bench_projector(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
+    sys.stdout.flush()
+    os._exit(0)  # skip finalisation: the Temporal runtime's native threads can abort it (as workers/worker.py)
