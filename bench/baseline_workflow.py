@@ -1,7 +1,12 @@
-"""The bare baseline for bench_case_workflow: start → one no-op activity → one Update → complete."""
+"""The baselines for bench_case_workflow: the old bare one (start → one no-op activity → one Update → complete)
+and the same-shape one (the case's round trips: start, registration query, 3 Updates, 5 SQLite commits)."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -27,3 +32,75 @@ class BenchBaseline:
     async def finish(self) -> str:
         self.done = True
         return "ok"
+
+
+# ---- the same-shape baseline: exactly the case's round trips, without the engine -------------------
+
+
+class SqliteCommit:
+    """The activity of the same-shape baseline: commit one row to a SQLite file (WAL, like the event store)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS rows (command_id TEXT PRIMARY KEY, at REAL NOT NULL)")
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30)
+        return db
+
+    @activity.defn(name="bench_commit")
+    def commit(self, command_id: str) -> str:
+        db = self._db()
+        with db:  # one transaction, one row; idempotent on the command id like the case's activity
+            db.execute("INSERT OR IGNORE INTO rows (command_id, at) VALUES (?, ?)", (command_id, time.time()))
+        return command_id
+
+
+@workflow.defn(name="BenchSameShape")
+class BenchSameShape:
+    """start → commit (registration) → 3 Updates (accept, decide, deliver) → commit each; deliver also
+    commits the completion: 5 activities and 3 Updates, like CaseWorkflow under bench_case_workflow."""
+
+    def __init__(self) -> None:
+        self.registered = False
+        self.closed = False
+        self.seq = 0
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, key: str) -> int:
+        async with self.lock:
+            await self._commit(key, "submit")
+            self.registered = True
+        await workflow.wait_condition(lambda: self.closed)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.seq
+
+    async def _commit(self, key: str, step: str) -> None:
+        self.seq += 1
+        await workflow.execute_activity(
+            "bench_commit", f"{key}/{self.seq}:{step}", start_to_close_timeout=timedelta(seconds=60)
+        )
+
+    @workflow.update
+    async def step(self, name: str) -> int:
+        async with self.lock:
+            await self._commit(workflow.info().workflow_id, name)
+            if name == "deliver":
+                await self._commit(workflow.info().workflow_id, "complete")
+                self.closed = True
+            return self.seq
+
+    @step.validator
+    def _check(self, name: str) -> None:
+        if not self.registered or self.closed:
+            raise ValueError("not ready")
+
+    @workflow.query
+    def is_registered(self) -> bool:
+        return self.registered

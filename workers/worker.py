@@ -58,6 +58,7 @@ def build_worker(
     crash_after_commit_once: frozenset[str] = frozenset(),
     max_threads: int = 16,
     boot: Bootstrap | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """One place that wires workflows to activities; tests use it too, with their own store and queue."""
     activities = CaseActivities(app, crash_after_commit_once=crash_after_commit_once)
@@ -72,6 +73,7 @@ def build_worker(
         activities=[activities.case_command, projects.project_command, transfer.transfer_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
+        max_cached_workflows=max_cached_workflows,  # the sticky cache (the SDK's default, 1000)
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select, text
 from domain.cases.application import CaseApplication
 from domain.cases.model import CaseView
 from projections.cases import CasesProjection
+from projections.decoder import read_stored
 from projections.runner import ProjectionBusy, ProjectionRunner, TrackingConflict, lease, make_engine
 from projections.tables import case_facts, case_tasks, service_stats, worklist_done
 
@@ -239,3 +240,22 @@ def test_monthly_statistics_count_open_and_overdue_cases_at_month_end(stores: St
     assert sum(r["overdue_at_month_end"] for r in rows) == expected_overdue
     assert sum(r["accepted"] for r in rows) == sum(1 for c in cases if c.accepted_at and c.accepted_at < end)
     assert all(r["completed_on_time"] + r["completed_overdue"] == r["completed"] for r in rows)
+
+
+def test_one_query_per_batch_reads_what_the_notification_log_gives(stores: Stores) -> None:
+    """The runner's direct read (one SQL query per batch) returns exactly the library's notifications,
+    in order, from any position, and decodes them to the same events as one notification at a time."""
+    seed_live_cases(stores.app, 40, seed=11)
+    recorder = stores.app.recorder
+    for start, limit in ((0, 1000), (17, 50), (int(recorder.max_notification_id()), 10)):
+        expected = [
+            (n.id, n.originator_id.hex, n.originator_version, n.topic, n.state)
+            for n in recorder.select_notifications(start=start, limit=limit, inclusive_of_start=False)
+        ]
+        rows = read_stored(recorder, start, limit)
+        assert [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows] == expected
+    projection = CasesProjection()
+    notifications = recorder.select_notifications(start=0, limit=1000, inclusive_of_start=False)
+    one_by_one = [e for e in (projection.decode(n) for n in notifications) if e is not None]
+    assert projection.decode_rows(read_stored(recorder, 0, 1000)) == one_by_one
+    assert len(one_by_one) > 150
