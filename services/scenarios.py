@@ -28,6 +28,7 @@ from services.errors import ScenarioRefused
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
     from services.imports import ImportReport
+    from services.transfer_scenario import TransferScenarioService
 
 
 @dataclass
@@ -63,6 +64,13 @@ class DriveReport:
 class ScenarioService:
     def __init__(self, boot: Bootstrap) -> None:
         self.boot = boot
+
+    @property
+    def transfer(self) -> TransferScenarioService:
+        """Transfer-programme scenarios (``maerkang-2020``): driven through the transfer workflows."""
+        from services.transfer_scenario import TransferScenarioService
+
+        return TransferScenarioService(self.boot)
 
     def get(self, name: str) -> Scenario:
         if name not in SCENARIOS:
