@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,33 +52,31 @@ MILESTONES = (
     (Milestone.PROCESSES_REENGINEERED, "马审批〔2020〕15号", date(2020, 5, 26), "177项事项办事指南、流程图和审查细则修订完成"),
     (Milestone.SEAL_ANNOUNCED, "马府公告〔2020〕3号", date(2020, 5, 29), "马尔康市行政审批局行政审批专用章自2020年6月1日起启用"),
 )  # fmt: skip
+PLAN_DAY = date(2020, 5, 8)  # 马府发〔2020〕8号: the plan approved by the city government
+APPROVED_BY = "马尔康市人民政府"
 DONE_STATUSES = frozenset({ItemStatus.LIVE, ItemStatus.TRIAL_EXTENDED, ItemStatus.ROLLED_BACK, ItemStatus.REMOVED})
 
 
 class TransferDriving(Protocol):
-    """What the scenario needs of ``boot.transfer`` (engineer A's TransferService)."""
+    """What the scenario needs of ``boot.transfer`` (engineer A's TransferService, services/transfer.py)."""
 
-    async def plan(self, path: Path, *, actor: Actor) -> Any: ...
+    async def plan(self, path: Path, *, actor: Actor | None = None, at: datetime | None = None) -> Any: ...
 
     async def milestone(
-        self, programme: str, milestone: str, *, document_no: str, note: str, actor: Actor, at: datetime | None
-    ) -> Any: ...
+        self, name: str, *, actor: Actor, document_no: str, note: str = "", programme: str | None = None,
+        at: datetime | None = None, read_your_writes: bool = True,
+    ) -> Any: ...  # fmt: skip
 
     async def sign(
-        self, programme: str, code: str, entry: str, *, actor: Actor, note: str, document_no: str, at: datetime | None
-    ) -> Any: ...
+        self, item: str, entry: str, *, actor: Actor, party: str = "", note: str = "", document_no: str = "",
+        programme: str | None = None, at: datetime | None = None, read_your_writes: bool = True,
+    ) -> Any: ...  # fmt: skip
 
     async def decide(
-        self,
-        programme: str,
-        code: str,
-        decision: str,
-        *,
-        reason: str,
-        new_end: date | None,
-        actor: Actor,
-        at: datetime | None,
-    ) -> Any: ...
+        self, item: str, decision: str, *, actor: Actor, reason: str = "", until: date | None = None,
+        approved_by: str = "", programme: str | None = None, at: datetime | None = None,
+        read_your_writes: bool = True,
+    ) -> Any: ...  # fmt: skip
 
 
 @dataclass
@@ -191,9 +189,20 @@ class TransferScenarioService:
         report.batches = dict(Counter(i.batch for i in plan.items))
 
         step("载入划转方案")
-        await transfer.plan(shipped_plan(name), actor=admin)
+        await transfer.plan(shipped_plan(name), actor=admin, at=beijing(PLAN_DAY))
         await self._until(lambda: self.programme(plan.code) is not None and len(self.items(plan)) == len(plan.items),
                           wait, "划转方案及其事项未在期限内建立")  # fmt: skip
+
+        # The cases first: the weekly trial snapshots read them from the read models once items cut over.
+        step("导入划转前后的办件")
+        cases = mk.generate_cases(plan, self.boot.store.catalogue, self.boot.store.calendar, scale=scale)
+        report.cases_during = sum(1 for c in cases if c.during)
+        report.cases_before = len(cases) - report.cases_during
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}.csv"
+            path.write_text(mk.to_csv(cases), encoding="utf-8")
+            report.cases = await self.boot.imports.import_file(path, batch=name, adopt=False)
+        self.boot.projections.ensure_fresh()
 
         step("记录里程碑")
         programme = self.programme(plan.code)
@@ -201,39 +210,27 @@ class TransferScenarioService:
         for milestone, document_no, day, note in MILESTONES:
             if milestone in programme.milestones:
                 continue
-            await transfer.milestone(plan.code, milestone.value, document_no=document_no, note=note, actor=admin,
-                                     at=beijing(day))  # fmt: skip
+            await transfer.milestone(milestone.value, actor=admin, document_no=document_no, note=note,
+                                     programme=plan.code, at=beijing(day), read_your_writes=False)  # fmt: skip
             report.milestones_recorded += 1
 
         step("双方签认交接清单")
         cut = {b.no: b.cut_over.astimezone(SHANGHAI).date() for b in plan.batches}
-        jobs: list[Callable[[], Awaitable[Any]]] = []
-        await self._until(lambda: all(i.status is not ItemStatus.SCHEDULED and i.status is not ItemStatus.CATALOGUED
+        await self._until(lambda: all(i.status not in (ItemStatus.CATALOGUED, ItemStatus.SCHEDULED)
                                       for i in self.items(plan).values()), wait, "事项未在期限内进入交接")  # fmt: skip
+        jobs: list[Callable[[], Awaitable[Any]]] = []
         for n, (code, item) in enumerate(sorted(self.items(plan).items())):
             if item.status is not ItemStatus.HANDOVER:
                 continue
-            for entry in ChecklistEntry:
-                for party, actor in ((Party.ORIGIN, origin[item.origin]), (Party.BUREAU, bureau[n % len(bureau)])):
-                    if item.checklist[entry].get(party) is not None:
-                        continue
-                    day = date.fromordinal(cut[item.batch or 1].toordinal() - 7)
-                    jobs.append(self._sign_job(transfer, plan.code, code, entry, actor, beijing(day)))
-        report.signed = await _bounded(jobs, concurrency)
+            day = cut[item.batch or 1] - timedelta(days=7)  # the handover week before the batch's cut-over
+            signers = ((Party.ORIGIN, origin[item.origin]), (Party.BUREAU, bureau[n % len(bureau)]))
+            todo = [(e, p, a) for e in ChecklistEntry for p, a in signers if item.checklist[e].get(p) is None]
+            jobs.append(self._sign_job(transfer, plan.code, code, todo, beijing(day)))
+        report.signed = sum(await _bounded(jobs, concurrency))
 
         step("切换至审批局（试运行）")
         await self._until(lambda: all(i.status.at_bureau or i.status in DONE_STATUSES
                                       for i in self.items(plan).values()), wait, "事项未在期限内切换至审批局")  # fmt: skip
-
-        step("导入划转前后的办件")
-        cases = mk.generate_cases(plan, self.boot.store.catalogue, self.boot.store.calendar,
-                                  scale=scale)  # fmt: skip
-        report.cases_during = sum(1 for c in cases if c.during)
-        report.cases_before = len(cases) - report.cases_during
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{name}.csv"
-            path.write_text(mk.to_csv(cases), encoding="utf-8")
-            report.cases = await self.boot.imports.import_file(path, batch=name, adopt=False)
 
         step("试运行结束：逐项作出结论")
         jobs = []
@@ -242,7 +239,7 @@ class TransferScenarioService:
                 continue  # decided by an earlier run
             decision, reason = mk.outcome_of(code)
             jobs.append(self._decide_job(transfer, plan.code, code, decision, reason, admin))
-        report.decided = await _bounded(jobs, concurrency)
+        report.decided = sum(await _bounded(jobs, concurrency))
         await self._until(lambda: all(i.status in DONE_STATUSES and not i.pending_undo
                                       for i in self.items(plan).values()), wait, "试运行结论未在期限内生效")  # fmt: skip
 
@@ -254,27 +251,46 @@ class TransferScenarioService:
         return report
 
     def _sign_job(
-        self, transfer: TransferDriving, programme: str, code: str, entry: ChecklistEntry, actor: Actor, at: datetime
-    ) -> Callable[[], Awaitable[Any]]:
-        async def job() -> Any:
-            return await transfer.sign(programme, code, entry.value, actor=actor, note="已核对移交", document_no="",
-                                       at=at)  # fmt: skip
+        self,
+        transfer: TransferDriving,
+        programme: str,
+        code: str,
+        todo: list[tuple[ChecklistEntry, Party, Actor]],
+        at: datetime,
+    ) -> Callable[[], Awaitable[int]]:
+        """One item's sign-offs, one at a time (Temporal takes at most 10 Updates in flight per workflow)."""
+
+        async def job() -> int:
+            done = 0
+            for entry, party, actor in todo:
+                try:
+                    await transfer.sign(code, entry.value, actor=actor, party=party.value, note="已核对移交",
+                                        programme=programme, at=at, read_your_writes=False)  # fmt: skip
+                except DomainError as e:
+                    if e.code != "TRANSFER_ALREADY_SIGNED":  # another run signed it meanwhile: done is done
+                        raise
+                    continue
+                done += 1
+            return done
 
         return job
 
     def _decide_job(
         self, transfer: TransferDriving, programme: str, code: str, decision: Decision, reason: str, actor: Actor
-    ) -> Callable[[], Awaitable[Any]]:
-        async def job() -> Any:
-            return await transfer.decide(
-                programme,
+    ) -> Callable[[], Awaitable[int]]:
+        async def job() -> int:
+            await transfer.decide(
                 code,
                 decision.value,
-                reason=reason,
-                new_end=mk.EXTENDED_TO if decision is Decision.EXTEND else None,
                 actor=actor,
+                reason=reason,
+                until=mk.EXTENDED_TO if decision is Decision.EXTEND else None,
+                approved_by=APPROVED_BY,
+                programme=programme,
                 at=beijing(mk.DECISION_DAY),
+                read_your_writes=False,
             )
+            return 1
 
         return job
 
@@ -289,20 +305,11 @@ class TransferScenarioService:
             delay = min(delay * 1.5, 1.0)
 
 
-async def _bounded(jobs: Iterable[Callable[[], Awaitable[Any]]], concurrency: int) -> int:
+async def _bounded(jobs: Iterable[Callable[[], Awaitable[int]]], concurrency: int) -> list[int]:
     sem = asyncio.Semaphore(concurrency)
-    done = 0
 
-    async def one(job: Callable[[], Awaitable[Any]]) -> None:
-        nonlocal done
+    async def one(job: Callable[[], Awaitable[int]]) -> int:
         async with sem:
-            try:
-                await job()
-            except DomainError as e:
-                if e.code != "TRANSFER_ALREADY_SIGNED":  # another run signed it meanwhile: done is done
-                    raise
-                return
-            done += 1
+            return await job()
 
-    await asyncio.gather(*(one(j) for j in jobs))
-    return done
+    return list(await asyncio.gather(*(one(j) for j in jobs)))
