@@ -95,6 +95,7 @@ class TransferScenarioReport:
     rolled_back: list[str] = field(default_factory=list)
     extended: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
     def to_dict(self) -> dict[str, Any]:
         o = self.cases.outcome if self.cases else None
@@ -112,6 +113,7 @@ class TransferScenarioReport:
             "rolled_back": self.rolled_back,
             "extended": self.extended,
             "seconds": round(self.seconds, 1),
+            "timings": self.timings,
         }  # fmt: skip
 
 
@@ -180,7 +182,17 @@ class TransferScenarioService:
     ) -> TransferScenarioReport:
         """Drive the whole programme (idempotent); ``scale`` thins the imported case volumes (tests)."""
         started = time.perf_counter()
-        step = on_step or (lambda _: None)
+        mark: list[tuple[float, str]] = [(time.perf_counter(), "")]
+
+        def step(label: str) -> None:  # the time each step took, for the summary and the test's budget
+            now = time.perf_counter()
+            since, previous = mark[0]
+            if previous:
+                report.timings[previous] = round(now - since, 1)
+            mark[0] = (now, label)
+            if on_step is not None and label:
+                on_step(label)
+
         plan = self.plan(name)
         transfer = _transfer(self.boot)
         origin, bureau = self.signers(plan)
@@ -243,6 +255,7 @@ class TransferScenarioService:
         await self._until(lambda: all(i.status in DONE_STATUSES and not i.pending_undo
                                       for i in self.items(plan).values()), wait, "试运行结论未在期限内生效")  # fmt: skip
 
+        step("")
         items = self.items(plan)
         report.statuses = dict(Counter(i.status.value for i in items.values()))
         report.rolled_back = sorted(c for c, i in items.items() if i.status is ItemStatus.ROLLED_BACK)
