@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from services.projections import ProjectionService
     from services.reports import ReportService
     from services.scenarios import ScenarioService
+    from services.transfer import TransferService
 
 
 class Bootstrap:
@@ -152,6 +153,12 @@ class Bootstrap:
         from services.parallel import ParallelService
 
         return ParallelService(self)
+
+    @cached_property
+    def transfer(self) -> TransferService:
+        from services.transfer import TransferService
+
+        return TransferService(self)
 
     @cached_property
     def identity(self) -> IdentityService:

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from domain.cases.application import CaseApplication
 from domain.parallel.commands import ProjectCommands
+from domain.transfer.commands import TransferCommands
 from services.bootstrap import Bootstrap, temporal_connect_options
 from services.metrics import serve
 from services.settings import Settings
@@ -22,12 +23,31 @@ from workflows.case import CaseWorkflow
 from workflows.case_activities import CaseActivities
 from workflows.parallel import ParallelApprovalWorkflow
 from workflows.parallel_activities import ProjectActivities
+from workflows.transfer import ItemTransferWorkflow, SupervisionWorkflow, TransferProgrammeWorkflow
+from workflows.transfer_activities import FiguresSource, TransferActivities
 
 log = structlog.get_logger("oneseal.worker")
 
 
 # Every workflow the worker runs (and every recorded history replays against: tests/replay/).
-WORKFLOWS: list[type] = [CaseWorkflow, ParallelApprovalWorkflow]
+WORKFLOWS: list[type] = [
+    CaseWorkflow,
+    ParallelApprovalWorkflow,
+    TransferProgrammeWorkflow,
+    ItemTransferWorkflow,
+    SupervisionWorkflow,
+]
+
+
+def trial_figures_from(boot: Bootstrap) -> FiguresSource:
+    """The weekly snapshot's figures: the case read model brought up to the store's head first."""
+    from projections.transfer_figures import trial_figures
+
+    def figures(**window: object) -> object:
+        boot.projections.ensure_fresh("cases")
+        return trial_figures(boot.read_models, calendar=boot.store.calendar, **window)  # type: ignore[arg-type]
+
+    return figures  # type: ignore[return-value]
 
 
 def build_worker(
@@ -37,16 +57,19 @@ def build_worker(
     *,
     crash_after_commit_once: frozenset[str] = frozenset(),
     max_threads: int = 16,
+    boot: Bootstrap | None = None,
 ) -> Worker:
     """One place that wires workflows to activities; tests use it too, with their own store and queue."""
     activities = CaseActivities(app, crash_after_commit_once=crash_after_commit_once)
     projects = ProjectActivities(ProjectCommands.over(app), crash_after_commit_once=crash_after_commit_once)
+    # The transfer's weekly snapshot reads the read models: wired when the caller passes its Bootstrap.
+    transfer = TransferActivities(TransferCommands.over(app), figures=trial_figures_from(boot) if boot else None)
     return Worker(
         client,
         task_queue=task_queue,
         interceptors=[ActivityMetrics()],  # oneseal_activity_* (workers/telemetry.py)
         workflows=WORKFLOWS,
-        activities=[activities.case_command, projects.project_command],
+        activities=[activities.case_command, projects.project_command, transfer.transfer_command],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
     )
@@ -77,7 +100,7 @@ async def main() -> None:
             log.info("worker.search_attributes_added", names=added)
     except SearchAttributesUnavailable as e:
         log.warning("worker.search_attributes_unchecked", reason=str(e))
-    worker = build_worker(client, boot.store, settings.task_queue)
+    worker = build_worker(client, boot.store, settings.task_queue, boot=boot)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

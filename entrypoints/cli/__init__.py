@@ -18,6 +18,7 @@ from entrypoints.cli.operations import operations_app
 from entrypoints.cli.parallel import parallel_app, parallel_scenario_app
 from entrypoints.cli.processes import processes_app
 from entrypoints.cli.reports import report_app
+from entrypoints.cli.transfer import transfer_app
 from entrypoints.cli.users import user_app
 
 app = typer.Typer(help="OneSeal 一枚印章：政务服务办件流程引擎", no_args_is_help=True, add_completion=False)
@@ -49,6 +50,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(user_app, name="user")
 app.add_typer(parallel_app, name="parallel")
+app.add_typer(transfer_app, name="transfer")
 scenario_app.registered_commands += parallel_scenario_app.registered_commands
 app.add_typer(calendar_app, name="calendar")
 app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands

@@ -100,7 +100,7 @@ async def stack(
     settings = settings_for(kind, url, f"cases-{kind}-{uuid.uuid4().hex[:6]}", target, data_dir)
     store_env = settings.event_store_env() if kind == "sqlite" else postgres_env(url)
     boot = Bootstrap(settings, client=temporal_env.client)
-    worker = build_worker(temporal_env.client, boot.store, settings.task_queue)
+    worker = build_worker(temporal_env.client, boot.store, settings.task_queue, boot=boot)
     async with worker:
         yield Stack(kind, temporal_env, boot, store_env)
 
@@ -135,5 +135,5 @@ async def fresh(
         f"{shipped.source} (years before {unknown})",
     )
     boot.__dict__["store"] = CaseApplication(env=boot.settings.event_store_env(), calendar=trimmed)
-    async with build_worker(temporal_env.client, boot.store, settings.task_queue):
+    async with build_worker(temporal_env.client, boot.store, settings.task_queue, boot=boot):
         yield boot
