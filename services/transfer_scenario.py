@@ -25,12 +25,12 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from domain.calendar import SHANGHAI
 from domain.errors import DomainError
@@ -45,6 +45,7 @@ from services.errors import ScenarioRefused
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
     from services.imports import ImportReport
+    from services.transfer import TransferService
 
 TRANSFER_SCENARIOS = (mk.NAME,)
 MILESTONES = (
@@ -54,29 +55,8 @@ MILESTONES = (
 )  # fmt: skip
 PLAN_DAY = date(2020, 5, 8)  # 马府发〔2020〕8号: the plan approved by the city government
 APPROVED_BY = "马尔康市人民政府"
+BEFORE_HANDOVER = frozenset({ItemStatus.CATALOGUED, ItemStatus.SCHEDULED})
 DONE_STATUSES = frozenset({ItemStatus.LIVE, ItemStatus.TRIAL_EXTENDED, ItemStatus.ROLLED_BACK, ItemStatus.REMOVED})
-
-
-class TransferDriving(Protocol):
-    """What the scenario needs of ``boot.transfer`` (engineer A's TransferService, services/transfer.py)."""
-
-    async def plan(self, path: Path, *, actor: Actor | None = None, at: datetime | None = None) -> Any: ...
-
-    async def milestone(
-        self, name: str, *, actor: Actor, document_no: str, note: str = "", programme: str | None = None,
-        at: datetime | None = None, read_your_writes: bool = True,
-    ) -> Any: ...  # fmt: skip
-
-    async def sign(
-        self, item: str, entry: str, *, actor: Actor, party: str = "", note: str = "", document_no: str = "",
-        programme: str | None = None, at: datetime | None = None, read_your_writes: bool = True,
-    ) -> Any: ...  # fmt: skip
-
-    async def decide(
-        self, item: str, decision: str, *, actor: Actor, reason: str = "", until: date | None = None,
-        approved_by: str = "", programme: str | None = None, at: datetime | None = None,
-        read_your_writes: bool = True,
-    ) -> Any: ...  # fmt: skip
 
 
 @dataclass
@@ -121,8 +101,8 @@ def beijing(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, dtime(hour), tzinfo=SHANGHAI)
 
 
-def _transfer(boot: Bootstrap) -> TransferDriving:
-    return boot.transfer  # type: ignore[attr-defined,no-any-return]
+def _transfer(boot: Bootstrap) -> TransferService:
+    return boot.transfer
 
 
 class TransferScenarioService:
@@ -176,13 +156,19 @@ class TransferScenarioService:
         name: str = mk.NAME,
         *,
         scale: float = 1.0,
-        concurrency: int = 32,
-        wait: float = 600.0,
+        concurrency: int = 48,
+        wait: float = 900.0,
         on_step: Callable[[str], None] | None = None,
     ) -> TransferScenarioReport:
         """Drive the whole programme (idempotent); ``scale`` thins the imported case volumes (tests)."""
         started = time.perf_counter()
-        mark: list[tuple[float, str]] = [(time.perf_counter(), "")]
+        mark: list[tuple[float, str]] = [(started, "")]
+        plan = self.plan(name)
+        transfer = _transfer(self.boot)
+        origin, bureau = self.signers(plan)
+        admin = bureau[0]  # the bureau records milestones and decisions (its director's office)
+        report = TransferScenarioReport(name, items=len(plan.items), departments=len(plan.split()))
+        report.batches = dict(Counter(i.batch for i in plan.items))
 
         def step(label: str) -> None:  # the time each step took, for the summary and the test's budget
             now = time.perf_counter()
@@ -192,18 +178,6 @@ class TransferScenarioService:
             mark[0] = (now, label)
             if on_step is not None and label:
                 on_step(label)
-
-        plan = self.plan(name)
-        transfer = _transfer(self.boot)
-        origin, bureau = self.signers(plan)
-        admin = bureau[0]  # the bureau records milestones and decisions (its director's office)
-        report = TransferScenarioReport(name, items=len(plan.items), departments=len(plan.split()))
-        report.batches = dict(Counter(i.batch for i in plan.items))
-
-        step("载入划转方案")
-        await transfer.plan(shipped_plan(name), actor=admin, at=beijing(PLAN_DAY))
-        await self._until(lambda: self.programme(plan.code) is not None and len(self.items(plan)) == len(plan.items),
-                          wait, "划转方案及其事项未在期限内建立")  # fmt: skip
 
         # The cases first: the weekly trial snapshots read them from the read models once items cut over.
         step("导入划转前后的办件")
@@ -216,6 +190,9 @@ class TransferScenarioService:
             report.cases = await self.boot.imports.import_file(path, batch=name, adopt=False)
         self.boot.projections.ensure_fresh()
 
+        step("载入划转方案")
+        await transfer.plan(shipped_plan(name), actor=admin, at=beijing(PLAN_DAY))
+
         step("记录里程碑")
         programme = self.programme(plan.code)
         assert programme is not None
@@ -226,35 +203,55 @@ class TransferScenarioService:
                                      programme=plan.code, at=beijing(day), read_your_writes=False)  # fmt: skip
             report.milestones_recorded += 1
 
-        step("双方签认交接清单")
+        # Each item on its own as soon as its workflow has opened the handover: both parties sign every entry,
+        # the workflow cuts over (its batch's moment is past), then the end-of-trial decision (dated 2020-10-30).
+        step("交接签认、切换、试运行结论（逐项）")
         cut = {b.no: b.cut_over.astimezone(SHANGHAI).date() for b in plan.batches}
-        await self._until(lambda: all(i.status not in (ItemStatus.CATALOGUED, ItemStatus.SCHEDULED)
-                                      for i in self.items(plan).values()), wait, "事项未在期限内进入交接")  # fmt: skip
-        jobs: list[Callable[[], Awaitable[Any]]] = []
-        for n, (code, item) in enumerate(sorted(self.items(plan).items())):
-            if item.status is not ItemStatus.HANDOVER:
-                continue
-            day = cut[item.batch or 1] - timedelta(days=7)  # the handover week before the batch's cut-over
-            signers = ((Party.ORIGIN, origin[item.origin]), (Party.BUREAU, bureau[n % len(bureau)]))
-            todo = [(e, p, a) for e in ChecklistEntry for p, a in signers if item.checklist[e].get(p) is None]
-            jobs.append(self._sign_job(transfer, plan.code, code, todo, beijing(day)))
-        report.signed = sum(await _bounded(jobs, concurrency))
+        deadline = time.monotonic() + wait
+        order = sorted(plan.items, key=lambda i: i.batch)  # the order the programme starts them
 
-        step("切换至审批局（试运行）")
-        await self._until(lambda: all(i.status.at_bureau or i.status in DONE_STATUSES
-                                      for i in self.items(plan).values()), wait, "事项未在期限内切换至审批局")  # fmt: skip
-
-        step("试运行结束：逐项作出结论")
-        jobs = []
-        for code, item in sorted(self.items(plan).items()):
-            if item.status is not ItemStatus.IN_TRIAL:
-                continue  # decided by an earlier run
+        async def one(n: int, code: str) -> tuple[int, int]:
+            item: LicenceItem = self.boot.store.repository.get(item_id(plan.code, code))  # once: what is left
+            if item.status in DONE_STATUSES:
+                return 0, 0  # decided by an earlier run (or taken off the list)
+            signed = 0
+            if item.status in BEFORE_HANDOVER or item.status is ItemStatus.HANDOVER:
+                day = cut[item.batch or 1] - timedelta(days=7)  # the handover week before the batch's cut-over
+                signers = ((Party.ORIGIN, origin[item.origin]), (Party.BUREAU, bureau[n % len(bureau)]))
+                todo = [(e, p, a) for e in ChecklistEntry for p, a in signers if item.checklist[e].get(p) is None]
+                signed = await self._sign(transfer, plan.code, code, todo, beijing(day), deadline)
             decision, reason = mk.outcome_of(code)
-            jobs.append(self._decide_job(transfer, plan.code, code, decision, reason, admin))
-        report.decided = sum(await _bounded(jobs, concurrency))
+            # The item workflow cuts over by itself once the last sign-off is in (its batch's moment is past);
+            # until then the decision is refused as "still in handover": ask again.
+            await _again(
+                lambda: transfer.decide(
+                    code,
+                    decision.value,
+                    actor=admin,
+                    reason=reason,
+                    until=mk.EXTENDED_TO if decision is Decision.EXTEND else None,
+                    approved_by=APPROVED_BY,
+                    programme=plan.code,
+                    at=beijing(mk.DECISION_DAY),
+                    read_your_writes=False,
+                ),
+                deadline,
+            )
+            return signed, 1
+
+        sem = asyncio.Semaphore(concurrency)
+
+        async def bounded(n: int, code: str) -> tuple[int, int]:
+            async with sem:
+                return await one(n, code)
+
+        done = await asyncio.gather(*(bounded(n, i.code) for n, i in enumerate(order)))
+        report.signed = sum(s for s, _ in done)
+        report.decided = sum(d for _, d in done)
+
+        step("等待结论生效")
         await self._until(lambda: all(i.status in DONE_STATUSES and not i.pending_undo
                                       for i in self.items(plan).values()), wait, "试运行结论未在期限内生效")  # fmt: skip
-
         step("")
         items = self.items(plan)
         report.statuses = dict(Counter(i.status.value for i in items.values()))
@@ -263,49 +260,33 @@ class TransferScenarioService:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _sign_job(
+    async def _sign(
         self,
-        transfer: TransferDriving,
+        transfer: TransferService,
         programme: str,
         code: str,
         todo: list[tuple[ChecklistEntry, Party, Actor]],
         at: datetime,
-    ) -> Callable[[], Awaitable[int]]:
-        """One item's sign-offs, one at a time (Temporal takes at most 10 Updates in flight per workflow)."""
-
-        async def job() -> int:
-            done = 0
-            for entry, party, actor in todo:
-                try:
-                    await transfer.sign(code, entry.value, actor=actor, party=party.value, note="已核对移交",
-                                        programme=programme, at=at, read_your_writes=False)  # fmt: skip
-                except DomainError as e:
-                    if e.code != "TRANSFER_ALREADY_SIGNED":  # another run signed it meanwhile: done is done
-                        raise
-                    continue
-                done += 1
-            return done
-
-        return job
-
-    def _decide_job(
-        self, transfer: TransferDriving, programme: str, code: str, decision: Decision, reason: str, actor: Actor
-    ) -> Callable[[], Awaitable[int]]:
-        async def job() -> int:
-            await transfer.decide(
-                code,
-                decision.value,
-                actor=actor,
-                reason=reason,
-                until=mk.EXTENDED_TO if decision is Decision.EXTEND else None,
-                approved_by=APPROVED_BY,
-                programme=programme,
-                at=beijing(mk.DECISION_DAY),
-                read_your_writes=False,
-            )
-            return 1
-
-        return job
+        deadline: float,
+    ) -> int:
+        """One item's sign-offs, one at a time (Temporal takes at most 10 Updates in flight per workflow); before
+        its workflow has opened the handover a sign-off is refused as an illegal transition: ask again."""
+        done = 0
+        for entry, party, actor in todo:
+            try:
+                await _again(
+                    lambda entry=entry, party=party, actor=actor: transfer.sign(  # type: ignore[misc]
+                        code, entry.value, actor=actor, party=party.value, note="已核对移交", programme=programme,
+                        at=at, read_your_writes=False,
+                    ),
+                    deadline,
+                )  # fmt: skip
+            except DomainError as e:
+                if e.code != "TRANSFER_ALREADY_SIGNED":  # another run signed it meanwhile: done is done
+                    raise
+                continue
+            done += 1
+        return done
 
     async def _until(self, ready: Callable[[], bool], wait: float, message: str) -> None:
         """Poll the store until ``ready`` (workflows act asynchronously) or refuse with ``message``."""
@@ -318,11 +299,15 @@ class TransferScenarioService:
             delay = min(delay * 1.5, 1.0)
 
 
-async def _bounded(jobs: Iterable[Callable[[], Awaitable[int]]], concurrency: int) -> list[int]:
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(job: Callable[[], Awaitable[int]]) -> int:
-        async with sem:
-            return await job()
-
-    return list(await asyncio.gather(*(one(j) for j in jobs)))
+async def _again(step: Callable[[], Awaitable[Any]], deadline: float) -> Any:
+    """Run a staff step; while the item's workflow has not reached the state for it yet (an illegal transition
+    now, not for ever: it opens the handover, or cuts over, on its own), wait and ask again until ``deadline``."""
+    delay = 0.1
+    while True:
+        try:
+            return await step()
+        except DomainError as e:
+            if e.code != "TRANSFER_ILLEGAL_TRANSITION" or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 1.0)

@@ -58,7 +58,7 @@ async def test_the_whole_177_item_programme_ends_live_extended_and_rolled_back_w
 ) -> None:
     boot = maerkang
     t0 = time.perf_counter()
-    report = await boot.scenarios.transfer.load(mk.NAME, scale=0.25, concurrency=48, wait=BUDGET)
+    report = await boot.scenarios.transfer.load(mk.NAME, scale=0.25, concurrency=48, wait=600)
     elapsed = time.perf_counter() - t0
 
     assert (report.items, report.departments, report.batches) == (177, 20, {1: 90, 2: 87})
@@ -85,11 +85,11 @@ async def test_the_whole_177_item_programme_ends_live_extended_and_rolled_back_w
     assert authority(boot, extended, now) == BUREAU  # an extended item stays with the bureau
 
     # The rerun finds everything done: nothing signed, decided or imported again, the same outcome.
-    again = await boot.scenarios.transfer.load(mk.NAME, scale=0.25, wait=BUDGET)
+    again = await boot.scenarios.transfer.load(mk.NAME, scale=0.25, wait=600)
     assert (again.signed, again.decided, again.milestones_recorded) == (0, 0, 0)
     assert again.cases is not None and again.cases.outcome.added == 0
     assert again.statuses == report.statuses
     items = boot.scenarios.transfer.items(boot.scenarios.transfer.plan(mk.NAME))
     assert items["513201-ZJ-117"].status is ItemStatus.ROLLED_BACK and not items["513201-ZJ-117"].pending_undo
 
-    assert elapsed < BUDGET, f"the whole programme took {elapsed:.0f} s (budget {BUDGET:.0f} s)"
+    assert elapsed < BUDGET, f"the whole programme took {elapsed:.0f} s (budget {BUDGET:.0f} s): {report.timings}"
