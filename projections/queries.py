@@ -16,9 +16,10 @@ from sqlalchemy import Engine, Table, and_, func, literal_column, or_, select, u
 from projections.project_tables import project_tasks
 from projections.runner import ReadModelTimeout, wait_for_position
 from projections.tables import case_facts, case_tasks, projection_tracking, worklist_done
+from projections.transfer_tables import transfer_tasks
 
 # Every process's open-task table (same shape, ``projections.tables.task_table``); the worklist is their union.
-TASK_TABLES: list[Table] = [case_tasks, project_tasks]
+TASK_TABLES: list[Table] = [case_tasks, project_tasks, transfer_tasks]
 
 T = TypeVar("T")
 

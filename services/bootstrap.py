@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from services.reports import ReportService
     from services.scenarios import ScenarioService
     from services.transfer import TransferService
+    from services.transfer_reports import TransferReportService
 
 
 class Bootstrap:
@@ -135,6 +136,12 @@ class Bootstrap:
         from services.reports import ReportService
 
         return ReportService(self)
+
+    @cached_property
+    def transfer_reports(self) -> TransferReportService:
+        from services.transfer_reports import TransferReportService
+
+        return TransferReportService(self)
 
     @cached_property
     def imports(self) -> ImportService:

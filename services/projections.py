@@ -17,6 +17,7 @@ from projections.runner import (
     lease,
     tracking_position,
 )
+from projections.transfer import TransferProjection
 from services.errors import ReadModelStale
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 PROJECTIONS: dict[str, Callable[[], Projection]] = {
     CasesProjection.name: CasesProjection,
     ProjectsProjection.name: ProjectsProjection,
+    TransferProjection.name: TransferProjection,
 }
 
 

@@ -69,6 +69,10 @@ ROLE_STEPS: dict[Role, frozenset[Step]] = {
 assert all(STEPS[s].staff for steps in ROLE_STEPS.values() for s in steps), "roles grant staff steps only"
 SUBMIT_ROLES = frozenset({Role.FRONT_DESK})  # 收件
 ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN})  # users, imports, projections
+# Who may see the transfer programme's progress and trial-run report (read only), within their regions.
+TRANSFER_VIEW_ROLES = frozenset(
+    {Role.TRANSFER_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSTEM_ADMIN, Role.BUREAU_APPROVER}
+)
 # Roles that act on cases need a staff post; the post each role is normally linked to.
 ROLE_POSTS: dict[Role, Post] = {
     Role.FRONT_DESK: Post.FRONT_DESK,

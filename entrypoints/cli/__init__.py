@@ -19,6 +19,7 @@ from entrypoints.cli.parallel import parallel_app, parallel_scenario_app
 from entrypoints.cli.processes import processes_app
 from entrypoints.cli.reports import report_app
 from entrypoints.cli.transfer import transfer_app
+from entrypoints.cli.transfer_reports import transfer_report_group, transfer_reports_app
 from entrypoints.cli.users import user_app
 
 app = typer.Typer(help="OneSeal 一枚印章：政务服务办件流程引擎", no_args_is_help=True, add_completion=False)
@@ -53,6 +54,8 @@ app.add_typer(parallel_app, name="parallel")
 app.add_typer(transfer_app, name="transfer")
 scenario_app.registered_commands += parallel_scenario_app.registered_commands
 app.add_typer(calendar_app, name="calendar")
+transfer_app.registered_commands += transfer_reports_app.registered_commands
+report_app.registered_commands += transfer_report_group.registered_commands
 app.registered_commands += worklist_app.registered_commands + processes_app.registered_commands
 app.registered_commands += operations_app.registered_commands
 

@@ -92,7 +92,7 @@ def projections_status(as_json: JsonFlag = False) -> None:
 @projections_app.command("rebuild")
 @command
 def projections_rebuild(
-    name: Annotated[str, typer.Argument(help="投影名称：cases 或 projects")] = "cases",
+    name: Annotated[str, typer.Argument(help="投影名称：cases、projects 或 transfer")] = "cases",
     into: Annotated[
         str | None,
         typer.Option("--into", help="不停机重建：把全部读模型从事件建到另一个数据库（URL），原读模型照常服务"),

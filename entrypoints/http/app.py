@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from domain.errors import DomainError
-from entrypoints.http import api, health, pages
+from entrypoints.http import api, health, pages, transfer_pages
 from entrypoints.http.errors import body_of, status_of, validation_message
 from entrypoints.http.security import SESSION_COOKIE, SecurityHeaders, current
 from services.bootstrap import Bootstrap
@@ -30,7 +30,7 @@ from workers.stack_state import version
 
 log = structlog.get_logger("oneseal.web")
 STATIC = Path(__file__).with_name("static")
-ROUTERS = [api.router, pages.router, health.router]
+ROUTERS = [api.router, pages.router, transfer_pages.router, health.router]
 PUBLIC_API = {"/api/health"}
 
 

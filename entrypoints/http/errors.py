@@ -32,6 +32,7 @@ from domain.identity import (
     UserExists,
     UserNotFound,
 )
+from domain.transfer.errors import UnknownProgramme
 from services.errors import (
     CaseRegisterTimeout,
     DataDirEmpty,
@@ -45,7 +46,7 @@ from services.identity import Forbidden, NotAuthenticated
 _BY_TYPE: list[tuple[tuple[type[DomainError], ...], int]] = [
     ((NotAuthenticated, SignInRefused), 401),
     ((Forbidden, ActorNotPermitted, UnknownActor), 403),
-    ((CaseNotFound, UnknownMatter, UserNotFound, TokenUnknown), 404),
+    ((CaseNotFound, UnknownMatter, UserNotFound, TokenUnknown, UnknownProgramme), 404),
     ((AccountLocked,), 429),
     ((MissingField, InvalidValue, PasswordRejected, CalendarDataMissing), 422),
     ((IllegalTransition, NoticeRefused, CaseAlreadyExists, UserExists, RoleAlreadyHeld, RoleNotHeld), 409),
