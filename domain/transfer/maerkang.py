@@ -18,7 +18,7 @@ run over; at the bureau about 30 % and about 1 % — the bureau is faster and mo
 most items. Two items are the exception and are ROLLED BACK at the end of the trial (the bureau
 lacked the technical reviewers: slower and often late there); six items are EXTENDED (too few
 cases in five months to judge, or a pending reorganisation at the origin). Everything else goes
-live. The choice is fixed here (``OUTCOMES``), documented in docs/transfer-scenario.md.
+live. The choice is fixed here (``ROLLED_BACK``, ``EXTENDED``), documented in docs/transfer.md.
 """
 
 from __future__ import annotations
