@@ -224,6 +224,7 @@ async def transfer(client: Client, n: int, concurrency: int, data_dir: Path) -> 
 def routing_costs(boot: Bootstrap, codes: list[str], rounds: int = 2000) -> list[tuple[str, float]]:
     """Microseconds per answer, median of ``rounds`` (codes taken in turn)."""
     from projections.tables import case_facts
+    from projections.transfer_tables import transfer_items
 
     store = boot.store
     now = datetime.now(UTC)
@@ -231,6 +232,7 @@ def routing_costs(boot: Bootstrap, codes: list[str], rounds: int = 2000) -> list
     boot.projections.ensure_fresh()
     with engine.connect() as conn:
         case_no = conn.execute(select(case_facts.c.case_no).limit(1)).scalar()
+        item = conn.execute(select(transfer_items.c.item_id).limit(1)).scalar()
     out: list[tuple[str, float]] = []
 
     def measure(label: str, fn: Callable[[int], Any]) -> None:
@@ -245,6 +247,10 @@ def routing_costs(boot: Bootstrap, codes: list[str], rounds: int = 2000) -> list
         with engine.connect() as conn:
             measure("read one row (case_facts by primary key)",
                     lambda k: conn.execute(select(case_facts).where(case_facts.c.case_no == case_no)).first())  # fmt: skip
+    if item is not None:
+        with engine.connect() as conn:
+            measure("read one row (transfer_items by primary key)",
+                    lambda k: conn.execute(select(transfer_items).where(transfer_items.c.item_id == item)).first())  # fmt: skip
     measure(
         "read the MatterRouting aggregate and fold it",
         lambda k: RoutingPolicy.from_routings(store.catalogue, [store.repository.get(routing_id(codes[k % len(codes)]))])
