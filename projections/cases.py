@@ -115,6 +115,7 @@ class CasesProjection:
             C.DeadlineWarned: self._on_warned,
             C.BecameOverdue: self._on_overdue,
             C.DeadlineRecomputed: self._on_recomputed,
+            C.Rerouted: self._on_rerouted,
             H.Adopted: self._on_adopted,
         }
         self.decoder = EventDecoder(follows=(Case,), handled=[C.Submitted, H.Imported, *self._handlers])
@@ -360,6 +361,12 @@ class CasesProjection:
         row.update(promised_deadline=deadline, deadline_provisional=bool(s["provisional"]))
         if row["current_task"] and row["task_due_at"] is not None:
             row["task_due_at"] = deadline
+
+    def _on_rerouted(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
+        """The matter changed authority before acceptance: the case (and its open task) moves with it."""
+        row.update(department=s["department"], level=s["level"], region=s["region"])
+        if row["current_task"] and s["awaiting"]:
+            row.update(task_department=s["awaiting"]["department"], task_post=s["awaiting"]["post"])
 
     def _on_adopted(self, ch: BatchChanges, e: StoredEvent, row: Row, s: dict[str, Any], at: str) -> None:
         """An open legacy case taken over: its task opens with the deadline (or §32 moment) it has."""

@@ -73,8 +73,15 @@ class CaseAccess:
 
     # ---- reads --------------------------------------------------------------------------------
 
+    @staticmethod
+    def covers(p: Principal, region: str, department: str) -> bool:
+        """The user's scope, or the unit their staff post is in NOW: a person moved with a transferred item
+        (a recorded ``StaffMember`` move, which ``p.actor`` reflects) acts in the new unit at once."""
+        here = p.actor is not None and (p.actor.region, p.actor.department) == (region, department)
+        return here or p.scope.covers(region, department)
+
     def check_case(self, p: Principal, view: CaseView) -> None:
-        if not p.scope.covers(view.region, view.department):
+        if not self.covers(p, view.region, view.department):
             raise Forbidden(
                 f"办件「{view.case_no}」属于{view.region}·{view.department}，不在您的工作范围（{p.scope.describe()}）内",
                 case_no=view.case_no,
@@ -114,6 +121,7 @@ class CaseAccess:
         if a is None:
             return Worklist(tab, [], [], 0)
         self.boot.require_data()
+        a = self.boot.routing.current(a)  # the post held now: a recorded move takes the worklist along
         engine = self.boot.read_models
         if tab == "done":
             page = done_by(engine, a.user_id, limit)
@@ -160,7 +168,7 @@ class CaseAccess:
     def available_steps(self, p: Principal, view: CaseView) -> list[StepSpec]:
         """Each staff step this user may take on this case now: role, scope, then the registry's own
         ``validate`` (status, post, rules) on the case view; only a missing form field is left to the form."""
-        if p.actor is None or not p.scope.covers(view.region, view.department):
+        if p.actor is None or not self.covers(p, view.region, view.department):
             return []
         now = datetime.now(UTC)
         out = []
@@ -213,7 +221,7 @@ class CaseAccess:
         if where is None:
             view = self.boot.store.get_case(case_no)
             where = (view.region, view.department)
-        if not p.scope.covers(*where):
+        if not self.covers(p, *where):
             raise Forbidden(
                 f"办件「{case_no}」属于{where[0]}·{where[1]}，不在您的工作范围（{p.scope.describe()}）内",
                 case_no=case_no,
@@ -226,7 +234,7 @@ class CaseAccess:
         if not p.may_submit:
             raise Forbidden("只有关联综合受理窗口岗位的窗口受理员可以收件", step="submit")
         matter = self.boot.directory.matter(matter_code)
-        authority = self.boot.store.catalogue.competent_authority(matter_code, datetime.now(UTC))
+        authority = self.boot.routing.competent_authority(matter_code, datetime.now(UTC))
         if not p.scope.covers(authority.region, authority.department):
             raise Forbidden(
                 f"事项「{matter.name}」由{authority.region}办理，不在您的工作范围（{p.scope.describe()}）内"

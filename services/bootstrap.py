@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from services.parallel import ParallelService
     from services.projections import ProjectionService
     from services.reports import ReportService
+    from services.routing import RoutingService
     from services.scenarios import ScenarioService
     from services.transfer import TransferService
     from services.transfer_reports import TransferReportService
@@ -118,6 +119,12 @@ class Bootstrap:
         from services.cases import CaseService
 
         return CaseService(self)
+
+    @cached_property
+    def routing(self) -> RoutingService:
+        from services.routing import RoutingService
+
+        return RoutingService(self)
 
     @cached_property
     def calendar(self) -> CalendarService:

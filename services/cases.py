@@ -14,7 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -38,6 +43,13 @@ if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
 
 __all__ = ["CaseDetail", "CaseQuery", "CaseService", "Done", "domain_error", "new_case_no"]
+
+
+# How long a submission waits for its registration: longer than a retried command can take. A command
+# lost with a killed worker is retried once its start-to-close timeout has passed (10 s since the
+# short-command-timeout patch, 60 s for cases started before it; workflows/case.py), plus the time the
+# worker takes to come back (`up` restarts it after 1 s, then 2, 4 … s). See docs/operations.md.
+REGISTER_WAIT = 90.0
 
 
 def new_case_no(region_code: str, at: datetime | None = None) -> str:
@@ -74,6 +86,7 @@ class CaseDetail:
 class CaseService:
     def __init__(self, boot: Bootstrap) -> None:
         self.boot = boot
+        self.register_wait = REGISTER_WAIT
 
     @property
     def settings(self) -> Any:
@@ -92,7 +105,7 @@ class CaseService:
         case_no: str | None = None,
         rules: TimeRules | None = None,
         demo: bool = False,
-        wait: float = 30.0,
+        wait: float | None = None,
         read_your_writes: bool = True,
     ) -> Done:
         """收件: check everything the domain would refuse first, then start the case's workflow."""
@@ -110,7 +123,7 @@ class CaseService:
         Case.submit(
             req,
             matter=matter,
-            authority=catalogue.competent_authority(matter_code, now),
+            authority=self.boot.routing.competent_authority(matter_code, now),
             ctx=StepContext(at=now, command_id="dry-run", calendar=self.boot.store.calendar, rules=rules),
         )
         inp = CaseInput(
@@ -136,7 +149,7 @@ class CaseService:
             raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no) from None
         except RPCError as e:
             raise self._rpc(e, case_no) from None
-        case = await self.wait_registered(handle, wait)
+        case = await self.wait_registered(handle, self.register_wait if wait is None else wait)
         return await self._visible(case, None, read_your_writes)
 
     async def wait_registered(self, handle: WorkflowHandle[Any, Any], wait: float) -> CaseView:
@@ -149,14 +162,19 @@ class CaseService:
                 raise self._rpc(e, handle.id) from None
             if progress.case is not None:
                 return progress.case
-            desc = await handle.describe()
+            try:
+                desc = await handle.describe()
+            except RPCError as e:
+                raise self._rpc(e, handle.id) from None
             if desc.status is not None and desc.status.name != "RUNNING":
                 try:
                     await handle.result()
                 except WorkflowFailureError as e:
                     raise domain_error(e) or DomainError("办件登记失败") from None
             if loop.time() > deadline:
-                raise CaseRegisterTimeout("办件登记超时，请检查工作进程（worker）是否运行")
+                raise CaseRegisterTimeout(
+                    f"办件登记超时（{wait:.0f} 秒），请检查工作进程（worker）是否运行", case_no=handle.id
+                )
             await asyncio.sleep(0.1)
 
     @timed_step(lambda *a, **k: (k.get("request") or a[2]).step.value)
@@ -173,6 +191,12 @@ class CaseService:
             if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
                 raise self._no_workflow(case_no, request) from None
             raise self._rpc(e, case_no) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            target = self.settings.temporal_target
+            raise TemporalUnreachable(
+                f"与 Temporal（{target}）的连接中断，办理结果未知：请稍后查看办件（oneseal case show）再决定是否重试",
+                target=target,
+            ) from None
         return await self._visible(result.case, result.notification_id, read_your_writes)
 
     async def adopt(self, case_nos: list[str], *, rules: TimeRules | None = None) -> list[str]:
@@ -226,7 +250,9 @@ class CaseService:
         return search_cases(self.boot.read_models, query)
 
     def worklist(self, actor: Actor, limit: int = 200) -> Page[WorkItem]:
+        """The open tasks of the post this person holds NOW (a recorded move takes their worklist along)."""
         self.boot.require_data()
+        actor = self.boot.routing.current(actor)
         return worklist_for(self.boot.read_models, actor.department, actor.post, actor.region, limit)
 
     # ---- helpers ------------------------------------------------------------------------------

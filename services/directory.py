@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from domain.catalogue import Matter
@@ -33,12 +35,23 @@ class DirectoryService:
         return region
 
     def matters(self, region: str | None = None) -> list[Matter]:
+        """The catalogue's matters, each with the authority competent NOW (after any recorded transfer)."""
         if region:
             self.check_region(region)
-        return [m for m in self.boot.store.catalogue.matters.values() if not region or m.authority.region == region]
+        routed = self.boot.store.routing.routed_codes()
+        now = datetime.now(UTC)
+        out = []
+        for m in self.boot.store.catalogue.matters.values():
+            if m.code in routed:
+                m = replace(m, authority=self.boot.routing.competent_authority(m.code, now))
+            if not region or m.authority.region == region:
+                out.append(m)
+        return out
 
     def matter(self, code: str) -> Matter:
-        return self.boot.store.catalogue.get(code)
+        """One matter, with the authority competent now."""
+        m = self.boot.store.catalogue.get(code)
+        return replace(m, authority=self.boot.routing.competent_authority(code))
 
     def staff(self, region: str | None = None) -> list[Actor]:
         if region:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from domain.errors import DomainError, InvalidValue
@@ -18,7 +20,7 @@ from projections.runner import (
     tracking_position,
 )
 from projections.transfer import TransferProjection
-from services.errors import ReadModelStale
+from services.errors import READ_MODEL_REBUILD_HINT, ReadModelStale, ReadModelUnreadable
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
@@ -48,6 +50,7 @@ class ProjectionService:
 
     def status(self) -> list[ProjectionStatus]:
         self.boot.require_data()
+        self.check_file()
         head = self.boot.head()
         engine = self.boot.read_models
         return [ProjectionStatus(name, tracking_position(engine, name), head) for name in PROJECTIONS]
@@ -56,6 +59,43 @@ class ProjectionService:
         if name not in PROJECTIONS:
             raise InvalidValue(f"未知的投影「{name}」，可选：{'、'.join(PROJECTIONS)}", field="name")
         return ProjectionRunner(self.boot.store, self.boot.read_models, PROJECTIONS[name]())
+
+    def check_file(self) -> None:
+        """Refuse with READ_MODEL_UNREADABLE when SQLite calls the read-model file malformed."""
+        from projections.integrity import corruption
+
+        why = corruption(self.boot.settings.read_model_url)
+        if why is not None:
+            raise ReadModelUnreadable(f"读模型文件已损坏（{why}）；{READ_MODEL_REBUILD_HINT}", reason=why)
+
+    def repair(self) -> tuple[str, Path] | None:
+        """A corrupt SQLite read model is moved aside (kept for a post-mortem) so that it can be rebuilt
+        from the events; returns (why, where it went), or None when the file reads well. Holds every
+        projection's lease meanwhile: with a projector running, it refuses (the projector does this itself)."""
+        from projections.integrity import corruption, repair
+        from projections.runner import make_engine
+
+        url = self.boot.settings.read_model_url
+        if corruption(url) is None:
+            return None
+        engine = make_engine(url)
+        try:
+            with ExitStack() as held:
+                for name in PROJECTIONS:
+                    try:
+                        held.enter_context(lease(engine, name))
+                    except ProjectionBusy as e:
+                        raise DomainError(
+                            f"{e}：读模型文件已损坏，投影进程会在重启时自动移开并重建它（或先停止它再运行本命令）",
+                            code=e.code,
+                        ) from None
+                found = repair(url)
+        finally:
+            engine.dispose()
+        cached = self.boot.__dict__.pop("read_models", None)  # reopen on the new file
+        if cached is not None:
+            cached.dispose()
+        return found
 
     def rebuild(self, name: str, on_progress: Callable[[int, int], None] | None = None) -> ProjectionStatus:
         """Drop the read model and replay it from the first event (the projector must not run meanwhile)."""

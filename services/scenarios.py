@@ -3,12 +3,21 @@
 A drive writes demonstration cases (marked ``demo``): they stay out of the bulletin unless asked
 for, and a drive refuses a data directory that holds cases it did not create (live cases of real
 clerks, or imports other than a scenario's), so a demonstration never lands in a real month.
+
+A drive is resumable: its case numbers derive from a run id kept in ``<data dir>/drives/`` until
+the drive finishes, and each case is driven from the state the store holds. A drive cut short (the
+dev server gone, the client killed) is finished by running the same command again: it takes up its
+own cases where they stand and submits no new ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import random
+import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,14 +25,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domain.cases.model import CaseStatus, CaseView
 from domain.cases.scenario import MATTER_WEIGHTS, SCENARIOS, Scenario, generate_csv, split
-from domain.cases.steps import Accept, Decide, Deliver, Notice, Supplement
+from domain.cases.steps import Accept, Decide, Deliver, Notice, StepRequest, Supplement
 from domain.catalogue import Matter
-from domain.errors import InvalidValue
+from domain.errors import CaseAlreadyExists, CaseNotFound, DomainError, IllegalTransition, InvalidValue
 from domain.staff import Actor, Post, service_centre
 from projections.cases import month_of
 from projections.queries import foreign_cases
-from services.errors import ScenarioRefused
+from services.errors import (
+    CaseRegisterTimeout,
+    ReadModelUnreadable,
+    ScenarioRefused,
+    StoreUnreachable,
+    TemporalUnreachable,
+    infra_error,
+)
+from workflows.contracts import case_workflow_id
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
@@ -38,6 +56,7 @@ class DriveCounts:
     completed: int = 0
     open: int = 0
     corrections: int = 0
+    resumed: int = 0  # cases of an earlier, interrupted run of this drive, taken up where they stood
 
 
 @dataclass(frozen=True)
@@ -55,7 +74,7 @@ class DriveReport:
         return {
             "month": self.month,
             "driver": {"submitted": c.submitted, "accepted": c.accepted, "completed": c.completed, "open": c.open,
-                       "corrections": c.corrections},
+                       "corrections": c.corrections, "resumed": c.resumed},
             "bulletin_delta": {"accepted": self.bulletin_delta[0], "completed": self.bulletin_delta[1]},
             "match": self.matches,
         }  # fmt: skip
@@ -107,9 +126,25 @@ class ScenarioService:
         _ = self.boot.store  # a drive writes: open (and on a fresh data directory create) the store first
         reports = self.boot.reports
         month = _this_month()
+        journal = DriveJournal.open(self.boot.settings.data_dir, name, scale, month)
         before = reports.totals(month, include_demo=True)
-        counts = await _drive(self.boot, scenario, scale, concurrency=concurrency, on_plan=on_plan, on_case=on_case)
+        try:
+            counts = await _drive(
+                self.boot, scenario, scale, journal, concurrency=concurrency, on_plan=on_plan, on_case=on_case
+            )
+        except Exception as e:
+            infra = infra_error(e)
+            if not isinstance(
+                infra, TemporalUnreachable | StoreUnreachable | ReadModelUnreadable | CaseRegisterTimeout
+            ):
+                raise
+            raise type(infra)(
+                f"{infra.message}。驱动已中断：已办理的演示办件都在；恢复后重新运行同一命令，会接着办理本次驱动的办件（不新建办件）",
+                code=infra.code,
+                **infra.details,
+            ) from None
         after = reports.totals(month, include_demo=True)
+        journal.finish()
         if _this_month() != month:
             raise ScenarioRefused("驱动期间跨月，通报数字无法核对，请重新驱动")
         return DriveReport(month, counts, (after[0] - before[0], after[1] - before[1]))
@@ -133,10 +168,62 @@ def _this_month() -> str:
     return month_of(datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 
 
+@dataclass(frozen=True)
+class DriveJournal:
+    """The run id of a drive that has not finished yet: its case numbers derive from it, so a rerun of
+    the same drive (scenario and scale, in the same month) finds its own cases again."""
+
+    path: Path
+    run: str
+    day: str  # the date in the case numbers
+
+    @classmethod
+    def open(cls, data_dir: Path, name: str, scale: float, month: str) -> DriveJournal:
+        path = data_dir / "drives" / f"{name}-{scale:g}.json"
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data["month"] == month:
+                return cls(path, str(data["run"]), str(data["day"]))
+        day = datetime.now(UTC).strftime("%Y%m%d")
+        journal = cls(path, secrets.token_hex(4), day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"run": journal.run, "day": day, "month": month}), encoding="utf-8")
+        tmp.replace(path)
+        return journal
+
+    def case_no(self, region_code: str, i: int) -> str:
+        digest = hashlib.sha256(f"{self.run}/{i}".encode()).hexdigest()[:6].upper()
+        return f"{region_code}-{self.day}-{digest}"
+
+    def finish(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+async def _view(boot: Bootstrap, case_no: str, patience: float = 60.0) -> CaseView | None:
+    """The case as the store holds it (None if it has none); a store that is restarting (PostgreSQL) is
+    waited for, as the worker's activities wait for it, before the drive gives up."""
+    from eventsourcing.persistence import PersistenceError
+
+    delay, waited = 0.2, 0.0
+    while True:
+        try:
+            return boot.store.get_case(case_no)
+        except CaseNotFound:
+            return None
+        except PersistenceError:
+            if waited >= patience:
+                raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+
+
 async def _drive(
     boot: Bootstrap,
     scenario: Scenario,
     scale: float,
+    journal: DriveJournal,
     *,
     concurrency: int,
     on_plan: Callable[[int], None] | None,
@@ -163,40 +250,80 @@ async def _drive(
         for i in range(n):
             plan.append((rng.choices(matters, weights)[0], i < done, rng.random() < 0.1))
     rng.shuffle(plan)
+    grants = [rng.random() < 0.97 for _ in plan]
     if on_plan:
         on_plan(len(plan))
     counts = DriveCounts()
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(i: int, m: Matter, completes: bool, correction: bool) -> None:
+    def next_step(view: CaseView, m: Matter, completes: bool, correction: bool, grant: bool) -> StepRequest | None:
+        """What the simulated staff do next with a case in this state (None: nothing more to do)."""
         region, dept = m.authority.region, m.authority.department
         front = first(service_centre(region), Post.FRONT_DESK, region)
-        materials = list(m.materials[:-1] if correction else m.materials)
+        last = m.materials[-1]
+        if view.status is CaseStatus.SUBMITTED:
+            if correction and view.missing_materials:
+                return Notice(actor=front, materials=[last])
+            return Accept(actor=front)
+        if view.status is CaseStatus.AWAITING_CORRECTION:
+            return Supplement(actor=front, materials=[last])
+        if view.status is CaseStatus.UNDER_REVIEW and completes:
+            reviewer = first(dept, Post.REVIEWER, region)
+            outcome, reason = ("grant", "") if grant else ("deny", "不符合许可条件")
+            return Decide(actor=reviewer, outcome=outcome, reason=reason)
+        if view.status is CaseStatus.DECIDED:
+            return Deliver(actor=first(service_centre(region), Post.OUTPUT_WINDOW, region))
+        return None
+
+    async def one(i: int, m: Matter, completes: bool, correction: bool, grant: bool) -> None:
+        region = m.authority.region
+        front = first(service_centre(region), Post.FRONT_DESK, region)
+        no = journal.case_no(m.code.split("-")[0], i)
         async with sem:
-            done = await cases.submit(
-                matter_code=m.code, applicant=f"模拟申请人{i:05d}", materials=materials, actor=front, demo=True,
-                read_your_writes=False,
-            )  # fmt: skip
-            no = done.case.case_no
-            counts.submitted += 1
-            if correction:
-                await cases.step(no, Notice(actor=front, materials=[m.materials[-1]]), read_your_writes=False)
-                await cases.step(no, Supplement(actor=front, materials=[m.materials[-1]]), read_your_writes=False)
-                counts.corrections += 1
-            await cases.step(no, Accept(actor=front), read_your_writes=False)
-            counts.accepted += 1
-            if completes:
-                reviewer = first(dept, Post.REVIEWER, region)
-                outcome = "grant" if rng.random() < 0.97 else "deny"
-                reason = "" if outcome == "grant" else "不符合许可条件"
-                await cases.step(no, Decide(actor=reviewer, outcome=outcome, reason=reason), read_your_writes=False)
-                output = first(service_centre(region), Post.OUTPUT_WINDOW, region)
-                await cases.step(no, Deliver(actor=output), read_your_writes=False)
-                counts.completed += 1
+            if await _view(boot, no) is None:
+                materials = list(m.materials[:-1] if correction else m.materials)
+                try:
+                    await cases.submit(
+                        matter_code=m.code, applicant=f"模拟申请人{i:05d}", materials=materials, actor=front,
+                        demo=True, case_no=no, read_your_writes=False,
+                    )  # fmt: skip
+                    counts.submitted += 1
+                except CaseAlreadyExists:  # the interrupted run had started it: wait for its registration
+                    client = await boot.temporal()
+                    await cases.wait_registered(client.get_workflow_handle(case_workflow_id(no)), cases.register_wait)
+                    counts.resumed += 1
             else:
+                counts.resumed += 1
+            for _ in range(20):
+                view = await _view(boot, no)
+                assert view is not None, no
+                request = next_step(view, m, completes, correction, grant)
+                if request is None:
+                    break
+                try:
+                    await cases.step(no, request, read_your_writes=False)
+                except IllegalTransition:
+                    await asyncio.sleep(0.2)  # a step of the interrupted run landed meanwhile: look again
+                    continue
+                if isinstance(request, Supplement):
+                    counts.corrections += 1
+                elif isinstance(request, Accept):
+                    counts.accepted += 1
+                elif isinstance(request, Deliver):
+                    counts.completed += 1
+            else:
+                raise DomainError(f"演示办件「{no}」未能办到预定状态", code="SCENARIO_STUCK")
+            if not completes:
                 counts.open += 1
         if on_case:
             on_case()
 
-    await asyncio.gather(*(one(i, *p) for i, p in enumerate(plan)))
+    tasks = [asyncio.ensure_future(one(i, *p, grants[i])) for i, p in enumerate(plan)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:  # one case failed: stop the others, and collect every outcome (no stray tracebacks)
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return counts

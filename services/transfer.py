@@ -119,6 +119,8 @@ class TransferService:
         """Validate the whole file (refused whole, with line numbers), record it once, start its workflow once."""
         store = self.boot.store
         plan = read_plan_file(Path(path), catalogue=store.catalogue, staff=store.staff)
+        if start:
+            await self.boot.temporal()  # unreachable: say so before recording anything
         out = self.commands.load_plan(plan, actor=actor or SYSTEM_ACTOR, at=at or datetime.now(UTC),
                                       command_id=f"plan/{plan.code}/{plan.content_hash}")  # fmt: skip
         wid = programme_workflow_id(plan.code)
@@ -263,6 +265,30 @@ class TransferService:
             return ItemDetail(prog, self.commands.item(p, item), item_workflow_id(p, item))
         return ProgrammeDetail(prog, self.commands.items(p), programme_workflow_id(p))
 
+    async def wait_for(
+        self, statuses: set[str], *, programme: str | None = None, items: list[str] | None = None,
+        timeout: float = 120.0,
+    ) -> dict[str, str]:  # fmt: skip
+        """Wait until every item (default: every listed item) is in one of ``statuses`` as stored (the workflows
+        act asynchronously: a scenario drives the next step once they got there); answers code -> status."""
+        p = self.programme_code(programme)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            prog = self.commands.programme(p)
+            codes = items if items is not None else [e.code for e in prog.listed()]
+            now = {i.code: i.status.value for i in self.commands.items(p) if i.code in codes}
+            if all(now.get(c) in statuses for c in codes):
+                return now
+            if loop.time() > deadline:
+                behind = sorted(c for c in codes if now.get(c) not in statuses)
+                raise DomainError(
+                    f"等待超时：{len(behind)}个事项未到达{'、'.join(sorted(statuses))}（如 {'、'.join(behind[:3])}）",
+                    code="TRANSFER_WAIT_TIMEOUT",
+                    items=behind,
+                )
+            await asyncio.sleep(0.2)
+
     async def item_state(self, item: str, *, programme: str | None = None) -> ItemState | None:
         """What the item's running workflow holds (None when it does not run)."""
         p = self.programme_code(programme)
@@ -281,11 +307,13 @@ class TransferService:
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    async def _update(self, workflow_id: str, name: str, request: Any, gone: Any) -> StepAnswer:
+    async def _update(
+        self, workflow_id: str, name: str, request: Any, gone: Any, deadline: float | None = None
+    ) -> StepAnswer:
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(workflow_id)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + NOT_READY_WAIT
+        deadline = loop.time() + NOT_READY_WAIT if deadline is None else deadline
         try:
             while True:
                 try:
@@ -297,12 +325,18 @@ class TransferService:
                 await asyncio.sleep(0.1)  # the workflow is reading its state: ask again
         except RPCError as e:
             if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
-                raise gone() from None
+                error = gone()
+                if error.code == "TRANSFER_NOT_READY" and loop.time() <= deadline:
+                    await asyncio.sleep(0.2)  # the programme is starting the item's workflow: ask again
+                    return await self._update(workflow_id, name, request, gone, deadline)
+                raise error from None
             raise self._rpc(e, workflow_id) from None
 
     def _item_gone(self, programme: str, code: str) -> DomainError:
         """No running item workflow: say why, from the store."""
         item = self.commands.item(programme, code)
+        if item.status is ItemStatus.SCHEDULED and item.batch in self.commands.programme(programme).opened_batches:
+            return DomainError("事项流程正在启动，请稍后再试", code="TRANSFER_NOT_READY")
         if item.status in (ItemStatus.CATALOGUED, ItemStatus.SCHEDULED):
             return TransferIllegalTransition(
                 f"事项「{item.name}」当前为「{item.status.label}」，所在批次尚未开始交接", status=item.status.value,

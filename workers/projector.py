@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import ExitStack
 
 import structlog
@@ -68,14 +69,64 @@ def main(standby: bool = False) -> int:
             elif not leases.enter_context(waiting_lease(engine, name, stop, settings.lease_poll)):
                 log.info("projector.stopped_in_standby")
                 return 0
+        if not _repaired(settings.read_model_url):
+            return 1
+        engine.dispose()  # nothing was open on a moved file; a fresh pool all the same
         PROJECTOR_ACTIVE.set(1)
         log.info("projector.active", projections=list(PROJECTIONS), standby=standby, pid=os.getpid())
         runners: list[ProjectionRunner] = [
             CountingRunner(boot.store, engine, make(), batch_size=batch) for make in PROJECTIONS.values()
         ]
+        watch = CorruptionWatch(settings.read_model_url, float(os.environ.get("ONESEAL_READ_MODEL_CHECK", "60")), stop)
         run_all(runners, stop)
     PROJECTOR_ACTIVE.set(0)
+    if watch.found:  # exit: `up` (or any supervisor) restarts us, and the start moves the file aside and rebuilds
+        log.error("projector.read_model_corrupt", url=settings.read_model_url, reason=watch.found, restarting=True)
+        print(f"✗ 读模型文件已损坏（{watch.found}），投影进程退出，重启时从事件重建", file=sys.stderr, flush=True)
+        return 1
     return 0
+
+
+class CorruptionWatch:
+    """Every ``every`` seconds, SQLite's quick check of the read-model file (a thread, read-only): a file
+    damaged under a running projector stops it, so that its restart rebuilds the read models. An idle
+    projector would otherwise sit on a file every reader fails on."""
+
+    def __init__(self, url: str, every: float, stop: StopFlag) -> None:
+        from projections.integrity import sqlite_file
+
+        self.url, self.every, self.stop = url, every, stop
+        self.found: str | None = None
+        if sqlite_file(url) is not None and every > 0:
+            threading.Thread(target=self._run, name="read-model-check", daemon=True).start()
+
+    def _run(self) -> None:
+        from projections.integrity import corruption
+
+        while not self.stop.wait(self.every):
+            why = corruption(self.url)
+            if why is not None:
+                self.found = why
+                self.stop.set()
+                return
+
+
+def _repaired(url: str) -> bool:
+    """With the leases held: a corrupt SQLite read model is moved aside, and the runners rebuild it from
+    the events in a fresh file (projections/integrity.py). False if it could not even be moved."""
+    from projections.integrity import repair
+
+    try:
+        found = repair(url)
+    except OSError as e:
+        log.error("projector.read_model_corrupt", url=url, moved=False, reason=str(e))
+        print(f"✗ 读模型文件已损坏且无法移开：{e}  (READ_MODEL_UNREADABLE)", file=sys.stderr, flush=True)
+        return False
+    if found is not None:
+        why, moved_to = found
+        log.error("projector.read_model_corrupt", url=url, reason=why, moved_to=str(moved_to), rebuilding=True)
+        print(f"! 读模型文件已损坏（{why}），已移至 {moved_to}，正在从事件重建", file=sys.stderr, flush=True)
+    return True
 
 
 if __name__ == "__main__":

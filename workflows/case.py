@@ -21,7 +21,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     import structlog
@@ -42,12 +42,24 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.staff import SYSTEM_ACTOR
     from workflows.case_activities import CaseActivities
-    from workflows.contracts import SUBMIT, CaseCommand, CaseInput, StepResult
+    from workflows.contracts import (
+        SUBMIT,
+        SUPERVISION_WORKFLOW,
+        CaseCommand,
+        CaseInput,
+        StepResult,
+        supervision_workflow_id,
+    )
     from workflows.search_attributes import SEARCH_ATTRIBUTES_PATCH, case_updates
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
+ACTIVITY_TIMEOUT = timedelta(seconds=60)  # v1: a command lost with a killed worker was retried after a minute
+# A command takes milliseconds; one lost with a killed worker is retried once this has passed, so this
+# bounds what a killed worker adds to a step (docs/operations.md). Cases started before the patch keep 60 s.
+COMMAND_TIMEOUT = timedelta(seconds=10)
+SHORT_COMMAND_TIMEOUT_PATCH = "short-command-timeout"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
 CORRECTION_OVERDUE_REASON = "逾期未补正，视为放弃申请"
+SUPERVISION_PATCH = "supervision-task"  # a bureau decision on a programme item starts SupervisionWorkflow
 
 
 @dataclass(frozen=True)
@@ -166,11 +178,12 @@ class CaseWorkflow:
             step=step,
             request=request,
         )
+        timeout = COMMAND_TIMEOUT if workflow.patched(SHORT_COMMAND_TIMEOUT_PATCH) else ACTIVITY_TIMEOUT
         try:
             result = await workflow.execute_activity_method(
                 CaseActivities.case_command,
                 cmd,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                start_to_close_timeout=timeout,
                 retry_policy=ACTIVITY_RETRY,
                 summary=step,
             )
@@ -186,8 +199,25 @@ class CaseWorkflow:
         self._case = result.case
         self._changes += 1
         self._log().info("case.step", step=step, status=result.case.status.value, recorded=result.recorded)
+        if result.supervision_task and workflow.patched(SUPERVISION_PATCH):
+            await self._start_supervision()
         # The notification id lets the caller wait for the read models (read-your-writes).
         return StepResult(result.case, result.notification_id)
+
+    async def _start_supervision(self) -> None:
+        """审管联动: the decision's supervision task runs as its own workflow (the origin department claims
+        it); started by name, abandoned to live on after the case ends; we wait only for it to start."""
+        case_no = self._input.case_no
+        try:
+            await workflow.start_child_workflow(
+                SUPERVISION_WORKFLOW,
+                case_no,
+                id=supervision_workflow_id(case_no),
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            self._log().info("case.supervision.already_started", case_no=case_no)
 
     def _log(self) -> Any:
         info = workflow.info()

@@ -49,7 +49,7 @@ class CaseActivities:
         if outcome.recorded and info.attempt == 1 and cmd.step in self._crash_after_commit_once:
             bound.warning("case.command.simulated_crash_after_commit")
             raise SimulatedCrash(f"simulated crash after commit of {cmd.command_id}")
-        return CaseResult(outcome.case, outcome.recorded, outcome.notification_id)
+        return CaseResult(outcome.case, outcome.recorded, outcome.notification_id, outcome.supervision_task)
 
     def _run(self, cmd: CaseCommand) -> CommandOutcome:
         request = cmd.typed()

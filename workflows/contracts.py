@@ -74,6 +74,14 @@ class CaseResult:
     case: CaseView
     recorded: bool
     notification_id: int | None
+    supervision_task: bool = False  # the decision opened a supervision task: start its workflow (审管联动)
+
+
+SUPERVISION_WORKFLOW = "SupervisionWorkflow"  # started by name: the transfer's workers register it
+
+
+def supervision_workflow_id(case_no: str) -> str:
+    return f"supervision-{case_no}"
 
 
 @dataclass(frozen=True)

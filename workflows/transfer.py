@@ -4,7 +4,7 @@
 handover opens once batch n's cut-over moment has come) and starts one ``ItemTransferWorkflow`` child per
 listed item of the batch (id ``transfer-<programme>-<code>``), at most ``START_CONCURRENCY`` starts at a
 time, with ``ParentClosePolicy.ABANDON``: children outlive the run that started them, so the programme
-continues as new after ``MAX_CHILDREN_PER_RUN`` starts (or when Temporal suggests it) and no run ever
+continues as new after ``ProgrammeInput.children_per_run`` (500) starts (or when Temporal suggests it) and no run ever
 holds more pending children than that. Items report their end by the signal ``item_finished``; when every
 listed item has ended, the programme closes. Programme-wide staff steps are Updates on the programme:
 ``milestone``, ``add_item``, ``remove_item`` (validators on the programme snapshot). After a milestone the
@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,7 +83,7 @@ with workflow.unsafe.imports_passed_through():
 ACTIVITY_TIMEOUT = timedelta(seconds=120)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
 START_CONCURRENCY = 20  # child starts in flight at once
-MAX_CHILDREN_PER_RUN = 500  # then continue as new: a run never holds more pending children than this
+SIGNAL_CONCURRENCY = 100  # signals to items in flight at once (Temporal's limit on pending signals is 2,000)
 CLOCK_SKEW = timedelta(minutes=5)  # a staff step may name a moment up to this far past the workflow's clock
 
 
@@ -108,14 +110,14 @@ class _Commands:
 
     async def __call__(
         self, step: str, *, actor: Actor = SYSTEM_ACTOR, at: datetime | None = None, key: str | None = None,
-        code: str | None = None, **args: Any,
+        **args: Any,
     ) -> TransferResult:  # fmt: skip
         self.seq += 1
         info = workflow.info()
         # A key names a command that must be the same in every run (continue-as-new restarts the count).
         command_id = f"{info.workflow_id}/{key}" if key else f"{info.workflow_id}/{info.run_id[:8]}/{self.seq}:{step}"
         cmd = TransferCommand(
-            step=step, programme=self.programme, code=self.code if code is None else code, command_id=command_id,
+            step=step, programme=self.programme, code=self.code, command_id=command_id,
             at=at or workflow.now(), actor=actor, args=args,
         )  # fmt: skip
         try:
@@ -182,13 +184,13 @@ class TransferProgrammeWorkflow:
                     self._set((await self._cmd("open_batch", key=f"open-batch-{b.no}", batch=b.no)).programme)
             pending = [i.code for i in self._view().listed(b.no) if i.code not in self._started]
             while pending:
-                room = max(1, MAX_CHILDREN_PER_RUN - self._started_here)
+                room = max(1, self._input.children_per_run - self._started_here)
                 chunk, pending = pending[:room], pending[room:]
                 await self._start_items(chunk)
                 if pending:
                     await self._continue_as_new()  # the batch goes on in the next run
             self._next += 1
-            if workflow.info().is_continue_as_new_suggested() or self._started_here >= MAX_CHILDREN_PER_RUN:
+            if workflow.info().is_continue_as_new_suggested() or self._started_here >= self._input.children_per_run:
                 await self._continue_as_new()
         # Every batch is open: wait for the items, then close (a refusal waits for the next change).
         while self._view().status != "closed":
@@ -265,7 +267,13 @@ class TransferProgrammeWorkflow:
         await workflow.wait_condition(lambda: not self._lock.locked())
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
-            ProgrammeInput(self._input.programme, self._next, tuple(self._started), dict(self._finished))
+            ProgrammeInput(
+                self._input.programme,
+                self._next,
+                tuple(self._started),
+                dict(self._finished),
+                self._input.children_per_run,
+            )
         )
 
     async def _signal_item(self, code: str, name: str, *args: Any) -> None:
@@ -297,10 +305,22 @@ class TransferProgrammeWorkflow:
     async def milestone(self, req: MilestoneRequest) -> StepAnswer:
         async with self._lock:
             self._check_milestone(req)
+            before = set(self._view().milestones)
             r = await self._cmd("milestone", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r.programme)
-        await asyncio.gather(*(self._signal_item(c, "milestones", list(self._view().milestones))
-                               for c in self._running_items()))  # fmt: skip
+        # Only the items whose batch this milestone opened the gates of need to hear it (once each): an item
+        # started later reads the milestones with its state.
+        v = self._view()
+        after = set(v.milestones)
+        opened = {b.no for b in v.batches if set(b.gates) <= after and not set(b.gates) <= before}
+        batch_of = {i.code: i.batch for i in v.items}
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)  # Temporal bounds the signals a run has in flight
+
+        async def tell(c: str) -> None:
+            async with gate:
+                await self._signal_item(c, "milestones", sorted(after))
+
+        await asyncio.gather(*(tell(c) for c in self._running_items() if batch_of.get(c) in opened))
         return StepAnswer(programme=r.programme, notification_id=r.notification_id)
 
     @milestone.validator
@@ -374,12 +394,14 @@ class ItemTransferWorkflow:
         self._gates_of: dict[int, set[str]] = {}  # batch -> the milestones its cut-over waits for
         self._lock = asyncio.Lock()
         self._removed = False
+        self._in_update = False  # the lock is held by a staff step (not by a system step)
         self._changes = 0
         self._failed: set[tuple[str, str]] = set()  # (step, state key) refused by the domain: never loop on them
 
     @workflow.run
     async def run(self, inp: ItemInput) -> str:
-        await self._load()
+        async with self._lock:  # read the item and open its handover in one step when its batch is open
+            self._set(await self._cmd("start"))
         while not self._view().is_final:
             if self._removed:
                 self._removed = False
@@ -387,7 +409,7 @@ class ItemTransferWorkflow:
                 continue
             status = ItemStatus(self._view().status)
             if status is ItemStatus.SCHEDULED:
-                await self._act("open_handover", key="open-handover")
+                await self._act("open_handover")
             elif status is ItemStatus.HANDOVER:
                 await self._handover()
             elif status.in_trial:
@@ -434,9 +456,12 @@ class ItemTransferWorkflow:
     async def _act(self, step: str, *, key: str | None = None, **kw: Any) -> bool:
         """A system step under the lock; a refusal is remembered for this state (no loop) and waits for a change."""
         async with self._lock:
-            if (step, repr(self._key())) not in self._failed:
+            before = self._key()
+            if (step, repr(before)) not in self._failed:
                 try:
                     self._set(await self._cmd(step, key=key, **kw))
+                    if self._key() == before:  # nothing changed: never spin on the same step
+                        self._failed.add((step, repr(before)))
                     return True
                 except ApplicationError as e:
                     _log().warning("transfer.item.step_refused", step=step, reason=str(e))
@@ -466,7 +491,7 @@ class ItemTransferWorkflow:
                 return
             except TimeoutError:
                 pass
-        await self._act("cut_over", key="cut-over")
+        await self._act("cut_over")
 
     async def _trial(self) -> None:
         due = next_snapshot(self._view())
@@ -483,12 +508,18 @@ class ItemTransferWorkflow:
                 return
             except TimeoutError:
                 pass
-        before = self._key()
         await self._act("snapshot")
-        if self._key() == before:  # nothing was due after all: do not spin on the same moment
-            self._failed.add(("snapshot", repr(before)))
 
     # ---- signals from the programme -------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _update_lock(self) -> AsyncIterator[None]:
+        async with self._lock:
+            self._in_update = True
+            try:
+                yield
+            finally:
+                self._in_update = False
 
     @workflow.signal
     def milestones(self, recorded: list[str]) -> None:
@@ -509,7 +540,7 @@ class ItemTransferWorkflow:
 
     @workflow.update
     async def sign(self, req: SignRequest) -> StepAnswer:
-        async with self._lock:
+        async with self._update_lock():
             self._check_sign(req)
             r = await self._cmd("sign", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r)
@@ -517,15 +548,27 @@ class ItemTransferWorkflow:
 
     @sign.validator
     def _check_sign(self, req: SignRequest) -> None:
+        self._validate(lambda: check_sign(self._ready(), req.entry, req.actor, req.party or None), req.at)
+
+    def _validate(self, check: Any, at: datetime | None) -> None:
+        """Run a rule on the snapshot. While a system step is in flight (the lock is held outside any
+        Update) the snapshot may be one status behind: a status refusal then means "ask again"."""
         try:
-            _moment(req.at)
-            check_sign(self._ready(), req.entry, req.actor, req.party or None)
+            _moment(at)
+            check()
+        except TransferIllegalTransition as e:
+            opening = self._item is not None and self._item.status == ItemStatus.SCHEDULED.value  # opens at once
+            if (self._lock.locked() and not self._in_update) or opening:
+                raise ApplicationError(
+                    "事项正在切换状态，请稍后再试", type="TRANSFER_NOT_READY", non_retryable=True
+                ) from None
+            raise _refusal(e) from None
         except DomainError as e:
             raise _refusal(e) from None
 
     @workflow.update
     async def decide(self, req: DecideRequest) -> StepAnswer:
-        async with self._lock:
+        async with self._update_lock():
             self._check_decide(req)
             r = await self._cmd("decide", actor=req.actor, at=_moment(req.at), **_args(req))
             self._set(r)
@@ -533,10 +576,12 @@ class ItemTransferWorkflow:
 
     @decide.validator
     def _check_decide(self, req: DecideRequest) -> None:
-        try:
-            check_decision(self._ready(), req.decision, at=_moment(req.at), reason=req.reason, new_end=req.new_end)
-        except DomainError as e:
-            raise _refusal(e) from None
+        self._validate(
+            lambda: check_decision(
+                self._ready(), req.decision, at=_moment(req.at), reason=req.reason, new_end=req.new_end
+            ),
+            req.at,
+        )
 
     @workflow.query
     def state(self) -> ItemState | None:

@@ -51,6 +51,13 @@ class TransferActivities:
         c, a, p, code = self.commands, cmd.args, cmd.programme, cmd.code
         common: dict[str, Any] = {"actor": cmd.actor, "at": cmd.at, "command_id": cmd.command_id}
         step = cmd.step
+        if step == "start":  # an item's workflow begins: its state, the handover opened if its batch is open
+            licence, prog = c.item(p, code), c.programme(p)
+            if licence.status.value == "scheduled" and licence.batch in prog.opened_batches:
+                opened = c.open_handover(p, code, **common)
+                return TransferResult(programme=c.programme_state(p), item=opened.state, recorded=opened.recorded,
+                                      notification_id=opened.notification_id)  # fmt: skip
+            return TransferResult(programme=c.programme_state(p), item=c.item_state(p, code))
         if step == "load":
             return TransferResult(programme=c.programme_state(p), item=c.item_state(p, code) if code else None)
         if step == "supervision_load":

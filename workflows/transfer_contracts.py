@@ -36,6 +36,7 @@ class ProgrammeInput:
     next_batch: int = 0  # index (in cut-over order) of the next batch to open
     started: tuple[str, ...] = ()  # items whose workflow this programme started (in any run)
     finished: dict[str, str] = field(default_factory=dict)  # item -> final status, as the items reported
+    children_per_run: int = 500  # child starts per run, then continue as new (bounded pending children)
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,14 @@ from domain.calendar import (
 from domain.cases.case import Case, StepContext
 from domain.cases.legacy import HistoricalCase, ImportRecord
 from domain.cases.model import CaseView, TimeRules, case_id
-from domain.cases.steps import StepRequest, SubmitCase
-from domain.catalogue import Catalogue, default_catalogue
+from domain.cases.steps import Accept, Decide, StepRequest, SubmitCase
+from domain.catalogue import Authority, Catalogue, Level, default_catalogue
 from domain.errors import CaseAlreadyExists, CaseNotFound, UnknownActor
 from domain.handlers import Outcome, execute
+from domain.recorded import RecordedRouting, RecordedStaff
 from domain.staff import Actor, Assignment, StaffDirectory, default_staff
+from domain.transfer.item import LicenceItem, item_id
+from domain.transfer.supervision import SupervisionTask, supervision_task_id
 
 _COMMON = {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", "at", "command_id",
            "awaiting"}  # fmt: skip
@@ -53,6 +56,7 @@ class CommandOutcome:
     case: CaseView
     recorded: bool
     notification_id: int | None
+    supervision_task: bool = False  # a decide step: the decision has its supervision task (审管联动)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,10 @@ class CaseApplication(Application[Any]):
         self._base_calendar = calendar or default_calendar()
         self._calendar = self._base_calendar
         self._calendar_version = 0
-        self.staff = staff or default_staff()
+        # Routing and posts are read from the stored MatterRouting / StaffMember streams (domain.recorded):
+        # a cut-over or a move recorded by any process is seen here at the next command, without a restart.
+        self.routing = RecordedRouting(self, self.catalogue)
+        self.staff = RecordedStaff(self, staff or default_staff())
 
     # ---- the calendar every process counts on ------------------------------------------------
 
@@ -142,7 +149,7 @@ class CaseApplication(Application[Any]):
             raise CaseAlreadyExists(f"办件编号「{req.case_no}」已存在", case_no=req.case_no)
 
         def create() -> Case:
-            authority = self.catalogue.competent_authority(req.matter_code, at)
+            authority = self.routing.competent_authority(req.matter_code, at)
             return Case.submit(req, matter=matter, authority=authority, ctx=self._context(at, command_id, rules))
 
         out = execute(self, case_id(req.case_no), command_id, taken, missing=lambda: self._missing(req.case_no),
@@ -152,13 +159,27 @@ class CaseApplication(Application[Any]):
     def execute(
         self, case_no: str, req: StepRequest, *, at: datetime, command_id: str, rules: TimeRules
     ) -> CommandOutcome:
-        """One step on one case, exactly once (``domain.handlers.execute``)."""
+        """One step on one case, exactly once (``domain.handlers.execute``).
+
+        Acceptance (by staff or deemed by law) first moves a case whose matter changed authority since
+        it was submitted (``Case.reroute``, the same save): the authority valid at acceptance handles
+        the case to its end. A decision of a programme item's bureau opens the origin department's
+        supervision task in the same save (审管联动)."""
         req = replace(req, actor=self._actor(req.actor))
         ctx = self._context(at, command_id, rules)
+
+        def act(case: Case) -> None:
+            if isinstance(req, Accept):
+                self._reroute_if_needed(case, ctx)
+            case.take(req, ctx)
+
+        also_save = (lambda case: self._supervision_task(case, req, ctx)) if isinstance(req, Decide) else None
         out: Outcome[Case] = execute(
-            self, case_id(case_no), command_id, lambda c: c.take(req, ctx), missing=lambda: self._missing(case_no)
+            self, case_id(case_no), command_id, act, missing=lambda: self._missing(case_no), also_save=also_save
         )
-        return CommandOutcome(out.aggregate.view(), out.recorded, out.notification_id)
+        supervised = isinstance(req, Decide) and bool(self.recorder.select_events(supervision_task_id(case_no),
+                                                                                   limit=1))  # fmt: skip
+        return CommandOutcome(out.aggregate.view(), out.recorded, out.notification_id, supervised)
 
     def import_cases(
         self, records: list[ImportRecord], *, batch: str, skip_conflicts: bool = False, chunk: int = 500
@@ -225,6 +246,48 @@ class CaseApplication(Application[Any]):
             for n in batch:
                 yield self.mapper.to_domain_event(n).case_no  # type: ignore[attr-defined]
             start = batch[-1].id + 1
+
+    # ---- routing and 审管联动 ------------------------------------------------------------------
+
+    def _reroute_if_needed(self, case: Case, ctx: StepContext) -> None:
+        """A case not yet accepted goes to whoever is competent NOW, with a recorded ``Rerouted`` event."""
+        if case.accepted_at is not None:
+            return
+        policy = self.routing.policy(case.matter_code)
+        target = policy.reroute_needed(
+            matter_code=case.matter_code,
+            submitted_at=case.submitted_at,
+            accepted_at=None,
+            now=ctx.at,
+            routed_to=Authority(case.department, Level(case.level), case.region),
+        )
+        change = self.routing.change_in_effect(case.matter_code, ctx.at)
+        if target is not None and change is not None:
+            case.reroute(change, ctx)
+
+    def _supervision_task(self, case: Case, req: Decide, ctx: StepContext) -> list[SupervisionTask]:
+        """The supervision task of a decision by the bureau of a programme item, if this decision is one."""
+        programme = self.routing.transfer_programme(case.matter_code)
+        if programme is None:
+            return []
+        try:
+            item: LicenceItem = self.repository.get(item_id(programme, case.matter_code))
+        except AggregateNotFoundError:
+            return []
+        if case.department != item.bureau or self.recorder.select_events(supervision_task_id(case.case_no), limit=1):
+            return []
+        task = SupervisionTask.issue(
+            case_no=case.case_no,
+            item=item,
+            decision=req.outcome,
+            decided_by=case.department,
+            decided_at=ctx.at,
+            calendar=ctx.calendar,
+            actor=req.actor,
+            at=ctx.at,
+            command_id=f"{ctx.command_id}/supervision",
+        )
+        return [task]
 
     # ---- helpers ------------------------------------------------------------------------------
 

@@ -43,7 +43,8 @@ from domain.cases.steps import (
 from domain.catalogue import Authority, Matter
 from domain.errors import ActorNotPermitted, IllegalTransition, InvalidValue
 from domain.events import Recorded
-from domain.staff import Assignment
+from domain.routing import RoutingChange
+from domain.staff import SYSTEM_ACTOR, Assignment
 from domain.text import check_case_no, clean
 
 
@@ -251,6 +252,27 @@ class Case(Aggregate):
 
         def change(self, case: Case) -> None:
             case.overdue = True
+
+    class Rerouted(Event):
+        """The matter changed authority (划转, 回退, 移出清单) between submission and acceptance: the case
+        moves to the authority competent at acceptance, which handles it to its end."""
+
+        LABEL = "改由新实施机关办理"
+        from_department: str
+        from_level: str
+        from_region: str
+        department: str
+        level: str
+        region: str
+        effective_from: datetime
+        cause: str
+        source: str
+        approved_by: str
+        legal_basis: str
+        reason: str
+
+        def change(self, case: Case) -> None:
+            case.department, case.level, case.region = self.department, self.level, self.region
 
     class DeadlineRecomputed(Event):
         """The holidays of a year the deadline reached into were published: the days are counted again."""
@@ -517,6 +539,39 @@ class Case(Aggregate):
             promised_deadline=d.promised_deadline,
             warning_at=d.warning_at,
             provisional=d.provisional,
+        )
+
+    def reroute(self, change: RoutingChange, ctx: StepContext) -> None:
+        """Move a case not yet accepted to the authority of a routing change (recorded by the system).
+
+        Intake stays at the region's front desk (``domain.routing.handling_posts``); the case now
+        waits there for the new authority, whose reviewers get it once it is accepted."""
+        if self.status not in (CaseStatus.SUBMITTED, CaseStatus.AWAITING_CORRECTION):
+            raise IllegalTransition(
+                f"办件已{self.status.label}，由受理时的实施机关办结，不再改派", status=self.status.value
+            )
+        a = change.authority
+        if (a.department, a.level.value, a.region) == (self.department, self.level, self.region):
+            return
+        front = Acting.FRONT_DESK.assignment(a.region, a.department)
+        self.trigger_event(
+            Case.Rerouted,
+            actor=SYSTEM_ACTOR.to_dict(),
+            at=ctx.at,
+            command_id=f"{ctx.command_id}/reroute",
+            awaiting=front.to_dict() if front and self.awaiting is not None else None,
+            from_department=self.department,
+            from_level=self.level,
+            from_region=self.region,
+            department=a.department,
+            level=a.level.value,
+            region=a.region,
+            effective_from=change.effective_from,
+            cause=change.cause.value,
+            source=change.source,
+            approved_by=change.approved_by,
+            legal_basis=change.legal_basis,
+            reason=change.reason,
         )
 
     def refuse(self, req: Refuse, ctx: StepContext) -> None:

@@ -30,6 +30,7 @@ from domain.routing import MatterRouting, RoutingCause, routing_id
 from domain.staff import Actor, StaffDirectory
 from domain.staffing import StaffMember, staff_member_id
 from domain.transfer.errors import (
+    AlreadySigned,
     UnknownDepartment,
     UnknownItem,
     UnknownProgramme,
@@ -50,7 +51,7 @@ from domain.transfer.item import (
 from domain.transfer.plan import Plan
 from domain.transfer.programme import TransferProgramme, programme_id
 from domain.transfer.supervision import SupervisionTask, supervision_task_id
-from domain.transfer.view import ItemState, ProgrammeState, SupervisionState
+from domain.transfer.view import ALL_ENTRIES, ItemState, ProgrammeState, SupervisionState
 
 A = TypeVar("A")
 
@@ -270,8 +271,17 @@ class TransferCommands:
         actor = self.actor(actor)
 
         def act(item: LicenceItem) -> None:
-            item.sign(entry, actor=actor, party=party or None, note=note, document_no=document_no, at=at,
-                      command_id=command_id)  # fmt: skip
+            if entry != ALL_ENTRIES:
+                item.sign(entry, actor=actor, party=party or None, note=note, document_no=document_no, at=at,
+                          command_id=command_id)  # fmt: skip
+                return
+            own = item.party_of(actor)
+            open_entries = [e for e, p in item.open_entries() if p is own]
+            if not open_entries:
+                raise AlreadySigned(f"{own.label}已签认全部交接事项，不能重复签认", entry=entry)
+            for e in open_entries:
+                item.sign(e, actor=actor, party=party or None, note=note, document_no=document_no, at=at,
+                          command_id=f"{command_id}/{e.value}")  # fmt: skip
 
         return self._on_item(programme, code, command_id, act)
 

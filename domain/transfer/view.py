@@ -164,6 +164,21 @@ class SupervisionState:
 # ---- the aggregates' rules over snapshots (for Update validators) -------------------------------------
 
 
+ALL_ENTRIES = "all"  # sign every entry still open for the actor's party in one step
+
+
+def _party(item: ItemState, actor: Actor) -> Party:
+    if actor.department == item.origin:
+        return Party.ORIGIN
+    if actor.department == item.bureau:
+        return Party.BUREAU
+    raise WrongParty(
+        f"{actor.describe()}既不是原部门（{item.origin}）也不是审批局（{item.bureau}），不能签认交接",
+        department=actor.department,
+        field="actor",
+    )
+
+
 def _label(status: str) -> str:
     return ItemStatus(status).label
 
@@ -180,6 +195,13 @@ def _status(item: ItemState, allowed: tuple[ItemStatus, ...], what: str) -> None
 def check_sign(item: ItemState, entry: str, actor: Actor, party: str | None) -> None:
     """``LicenceItem.check_sign`` on the snapshot: the actor's department decides the party."""
     _status(item, (ItemStatus.HANDOVER,), "签认交接")
+    if entry == ALL_ENTRIES:
+        own = _party(item, actor)
+        if party and Party(party) is not own:
+            raise WrongParty(f"{actor.describe()}属于{own.label}，不能代替{Party(party).label}签认", field="party")
+        if not any(x.endswith(f":{own.value}") for x in item.open_entries):
+            raise AlreadySigned(f"{own.label}已签认全部交接事项，不能重复签认", entry=entry)
+        return
     e = ChecklistEntry.parse(entry)
     if actor.department == item.origin:
         own = Party.ORIGIN

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from entrypoints.cli.common import boot, command, err, out, print_json, run, safe, table
 from services.identity import DEMO_PASSWORD, DEMO_STAFF, cli_actor
 from services.imports import ImportReport
+from services.projections import PROJECTIONS
 from services.transfer_scenario import TRANSFER_SCENARIOS, TransferScenarioReport
 
 import_app = typer.Typer(help="历史数据导入（旧平台迁移）", no_args_is_help=True)
@@ -108,10 +109,17 @@ def projections_rebuild(
                                                             total=max(total, 1))
             )  # fmt: skip
         else:
+            b = boot()
+            b.require_data()
+            names = [name]
+            found = b.projections.repair()  # a corrupt SQLite file: moved aside, every read model rebuilt
+            if found is not None:
+                err.print(f"! 读模型文件已损坏（{safe(found[0])}），已移至 {safe(found[1])}；从事件重建全部读模型")
+                names = list(PROJECTIONS)
             task = progress.add_task(f"重建 {safe(name)}", total=None)
-            built = [boot().projections.rebuild(
-                name, lambda pos, total: progress.update(task, completed=pos, total=max(total, 1))
-            )]  # fmt: skip
+            built = [b.projections.rebuild(
+                n, lambda pos, total: progress.update(task, completed=pos, total=max(total, 1))
+            ) for n in names]  # fmt: skip
     for status in built:
         out.print(f"[green]✓ 已重建「{safe(status.name)}」[/]：位置 {status.position} / {status.head}")
     if into:

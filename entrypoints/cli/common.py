@@ -27,8 +27,8 @@ from domain.calendar import SHANGHAI
 from domain.errors import DomainError
 from domain.text import printable
 from services.bootstrap import Bootstrap
-from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable
-from workers.logging import configure_logging
+from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable, infra_error
+from workers.logging import configure_logging, quiet_temporal_core
 
 out = Console()
 err = Console(stderr=True)
@@ -39,6 +39,7 @@ INFRA = (TemporalUnreachable, StoreUnreachable, ReadModelUnreadable, DataDirEmpt
 def boot() -> Bootstrap:
     b = Bootstrap()
     configure_logging(b.settings.log_format, level=40)  # staff see results, not log lines
+    quiet_temporal_core()
     return b
 
 
@@ -62,6 +63,11 @@ def command(fn: Callable[..., T]) -> Callable[..., T]:
             fail(e.code, e.message)
         except KeyboardInterrupt:
             fail("INTERRUPTED", "已中断", 130)
+        except Exception as e:  # a lost connection or an unreadable database deep in a library
+            infra = infra_error(e)
+            if infra is None:
+                raise
+            fail(infra.code, infra.message, 3)
         raise AssertionError("unreachable")
 
     return wrapper

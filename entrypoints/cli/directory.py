@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from domain.staff import Post
-from entrypoints.cli.common import boot, code_column, command, out, print_json, safe, table
+from entrypoints.cli.common import boot, code_column, command, local, out, print_json, safe, table
 
 matters_app = typer.Typer(help="政务服务事项目录", no_args_is_help=True)
 staff_app = typer.Typer(help="工作人员名册", no_args_is_help=True)
@@ -49,6 +49,45 @@ def matters_list(region: Region = None, as_json: JsonFlag = False) -> None:
         )  # fmt: skip
     out.print(t)
     out.print("[dim]时限：承诺/法定[/]")
+
+
+@matters_app.command("routing")
+@command
+def matters_routing(code: Annotated[str, typer.Argument(help="事项编码")], as_json: JsonFlag = False) -> None:
+    """事项审批权限的调整记录（划转、回退、移出清单）与现在的实施机关。"""
+    b = boot()
+    b.require_data()
+    matter = b.directory.matter(code)
+    changes = b.routing.history(code)
+    if as_json:
+        print_json(
+            {
+                "code": matter.code,
+                "name": matter.name,
+                "department": matter.authority.department,
+                "changes": [
+                    {
+                        "department": c.authority.department,
+                        "effective_from": c.effective_from.isoformat(),
+                        "cause": c.cause.value,
+                        "approved_by": c.approved_by,
+                        "legal_basis": c.legal_basis,
+                        "reason": c.reason,
+                        "source": c.source,
+                    }
+                    for c in changes
+                ],
+            }
+        )
+        return
+    t = table(f"{safe(matter.name)}（{matter.code}）：现由{safe(matter.authority.department)}实施",
+              ("生效时间", {"no_wrap": True}), "实施机关", "类别", "批准机关", "依据", "原因", "来源")  # fmt: skip
+    for c in changes:
+        t.add_row(local(c.effective_from), safe(c.authority.department), c.cause.label, safe(c.approved_by),
+                  safe(c.legal_basis), safe(c.reason), safe(c.source))  # fmt: skip
+    out.print(t)
+    if not changes:
+        out.print("[dim]无调整记录：按事项目录确定实施机关[/]")
 
 
 @staff_app.command("list")

@@ -176,7 +176,7 @@ def _show_item(d: ItemDetail, as_json: bool) -> None:
 @command
 def sign(
     item: ItemArg,
-    entry: Annotated[str, typer.Argument(help=f"交接清单项：{ENTRIES}")],
+    entry: Annotated[str, typer.Argument(help=f"交接清单项：{ENTRIES}；all 表示本方尚未签认的全部事项")],
     as_user: AsUser,
     party: Annotated[str, typer.Option("--party", help="代表哪一方签认：origin（原部门）或 bureau（审批局）")] = "",
     note: Annotated[str, typer.Option("--note", help="备注")] = "",

@@ -12,7 +12,8 @@ from domain.routing import MatterRouting, RoutingCause, routing_id
 from domain.staffing import StaffMember, staff_member_id
 from domain.transfer.view import ProgrammeState
 from services.bootstrap import Bootstrap
-from workflows.transfer_contracts import programme_workflow_id
+from workflows.transfer import TransferProgrammeWorkflow
+from workflows.transfer_contracts import ProgrammeInput, item_workflow_id, programme_workflow_id
 
 from .support import record_history
 from .transfer_support import (
@@ -43,9 +44,9 @@ async def test_six_items_in_two_batches_cut_over_run_their_trial_and_end_live_ex
     again = await boot.transfer.plan(path, actor=ADMIN)  # idempotent: nothing recorded, the workflow kept
     assert not again.created and again.programme.version == loaded.programme.version
     await milestones(boot, code)
-    for c, *_ in ITEMS:
-        await ready(boot, code, c, "handover")
+    for c, *_ in ITEMS:  # straight away: a step waits for an item's workflow that is still starting
         await sign_all(boot, code, c)
+    assert set((await boot.transfer.wait_for({"in_trial"}, programme=code, timeout=30)).values()) == {"in_trial"}
     for c, _, batch, _ in ITEMS:
         await ready(boot, code, c, "in_trial")
         # Every week of the trial snapshotted at once (all in the past): 2020-06-01 (07-01 for batch 2) to 10-31.
@@ -88,3 +89,33 @@ async def test_six_items_in_two_batches_cut_over_run_their_trial_and_end_live_ex
         member: StaffMember = boot.store.repository.get(staff_member_id(uid))
         assert member.department == BUREAU and member.posts[-1].source == f"transfer:{code}"
     await record_history(handle, "transfer_programme")
+    extended_handle = (await boot.temporal()).get_workflow_handle(item_workflow_id(code, "513201-JT-102"))
+    await record_history(extended_handle, "transfer_item_extended")
+
+
+async def test_a_programme_continues_as_new_and_keeps_its_items_and_what_they_reported(
+    fresh: Bootstrap, tmp_path: Path
+) -> None:
+    """Two child starts per run (500 in production): six items take several runs; none is started twice and the
+    programme still closes when the last item (started by an earlier run) reports its end."""
+    boot = fresh
+    code = new_programme()
+    await boot.transfer.plan(write_plan(tmp_path, code), actor=ADMIN, start=False)
+    client = await boot.temporal()
+    handle = await client.start_workflow(
+        TransferProgrammeWorkflow.run,
+        ProgrammeInput(code, children_per_run=2),
+        id=programme_workflow_id(code),
+        task_queue=boot.settings.task_queue,
+    )
+    await milestones(boot, code)
+    for c, *_ in ITEMS:
+        await sign_all(boot, code, c)
+    await boot.transfer.wait_for({"in_trial"}, programme=code, timeout=30)
+    for c, *_ in ITEMS:
+        await boot.transfer.decide(c, "live", actor=ADMIN, programme=code, at=DECIDED, read_your_writes=False)
+    final = await asyncio.wait_for(handle.result(), 30)
+    assert final.status == "closed"
+    described = await client.get_workflow_handle(programme_workflow_id(code)).describe()
+    assert described.run_id != handle.first_execution_run_id  # it continued as new
+    assert {i.status.value for i in boot.transfer.commands.items(code)} == {"live"}

@@ -74,10 +74,15 @@ async def milestones(boot: Bootstrap, programme: str, at: datetime = PREPARED) -
                                       programme=programme, at=at, read_your_writes=False)  # fmt: skip
 
 
-async def sign_all(boot: Bootstrap, programme: str, code: str, *, skip: tuple[str, str] | None = None) -> None:
+async def sign_all(boot: Bootstrap, programme: str, code: str, *, skip: tuple[tuple[str, str], ...] = ()) -> None:
+    """Both parties sign every entry: in one step per party ("all"), or entry by entry when some are skipped."""
+    if not skip:
+        for who in (JT_STAFF, BUREAU_STAFF):
+            await boot.transfer.sign(code, "all", actor=who, programme=programme, at=SIGNED, read_your_writes=False)
+        return
     for e in ChecklistEntry:
         for who, party in ((JT_STAFF, "origin"), (BUREAU_STAFF, "bureau")):
-            if skip == (e.value, party):
+            if (e.value, party) in skip:
                 continue
             await boot.transfer.sign(code, e.value, actor=who, programme=programme, at=SIGNED, read_your_writes=False)
 
@@ -110,3 +115,16 @@ async def refused(coro: object) -> str:
 
 def as_actor(a: Actor) -> Actor:
     return a
+
+
+async def settled(handle: object) -> int:
+    """The workflow's history length once it stopped moving (its own steps ran): refusals must not add to it."""
+    from .support import history_length
+
+    last = -1
+    while True:
+        n = await history_length(handle)  # type: ignore[arg-type]
+        if n == last:
+            return n
+        last = n
+        await asyncio.sleep(0.5)

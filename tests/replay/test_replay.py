@@ -27,6 +27,9 @@ BRANCHES = {
     "adopted",
     "deadline_recomputed",
     "search_attributes",  # the search-attributes patch: upserts as the status changes
+    "rerouted_at_acceptance",  # the matter changed authority between submission and acceptance
+    "supervision_task",  # the supervision-task patch: a bureau decision starts SupervisionWorkflow
+    "short_command_timeout",  # the short-command-timeout patch: 10 s start-to-close per command
 }
 PARALLEL_BRANCHES = {
     "all_agree",
@@ -38,10 +41,21 @@ PARALLEL_BRANCHES = {
     "adopted",
 }
 
+TRANSFER_BRANCHES = {
+    "programme",  # six items, two batches, closed
+    "item_live",
+    "item_extended",
+    "item_rolled_back",
+    "item_removed",
+    "supervision_claimed",
+    "supervision_overdue",
+}
+
 
 def test_every_branch_has_a_recorded_history() -> None:
     assert {p.stem.removeprefix("case_") for p in HISTORIES if p.stem.startswith("case_")} >= BRANCHES
     assert {p.stem.removeprefix("parallel_") for p in HISTORIES if p.stem.startswith("parallel_")} >= PARALLEL_BRANCHES
+    assert {p.stem.removeprefix("transfer_") for p in HISTORIES if p.stem.startswith("transfer_")} >= TRANSFER_BRANCHES
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
