@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.calendar import SHANGHAI
 from domain.errors import DomainError
-from domain.staff import Actor, Post
+from domain.staff import Actor, Post, StaffDirectory
 from domain.transfer import ChecklistEntry, Decision, ItemStatus, LicenceItem, Milestone, Party, TransferProgramme
 from domain.transfer import maerkang as mk
 from domain.transfer.item import item_id
@@ -113,7 +113,14 @@ class TransferScenarioService:
         if name not in TRANSFER_SCENARIOS:
             raise ScenarioRefused(f"未知的划转场景「{name}」，可选：{'、'.join(TRANSFER_SCENARIOS)}")
         store = self.boot.store
-        return read_plan_file(shipped_plan(name), catalogue=store.catalogue, staff=store.staff)
+        return read_plan_file(shipped_plan(name), catalogue=store.catalogue, staff=self.seed_staff())
+
+    def seed_staff(self) -> StaffDirectory:
+        """The staff as before the transfer (staff.csv), not as the recorded moves have made it since: the plan
+        names the people who move from their origin department, and the signers never move."""
+        staff = self.boot.store.staff
+        seed = getattr(staff, "seed", None)
+        return seed if isinstance(seed, StaffDirectory) else staff
 
     # ---- reading state (the store, never a workflow) -------------------------------------------
 
@@ -135,7 +142,7 @@ class TransferScenarioService:
 
     def signers(self, plan: Plan) -> tuple[dict[str, Actor], list[Actor]]:
         """Origin department -> its signer (a reviewer who moves with no item), and the bureau's reviewers."""
-        staff = self.boot.store.staff.all()
+        staff = self.seed_staff().all()
         movers = {p.user_id for i in plan.items for p in i.personnel}
         origin: dict[str, Actor] = {}
         for department in sorted({i.department for i in plan.items}):
@@ -191,7 +198,11 @@ class TransferScenarioService:
         self.boot.projections.ensure_fresh()
 
         step("载入划转方案")
-        await transfer.plan(shipped_plan(name), actor=admin, at=beijing(PLAN_DAY))
+        loaded = self.programme(plan.code)
+        if loaded is not None and loaded.plan_hash == plan.content_hash:
+            await transfer.start(plan.code)  # loaded by an earlier run: only make sure its workflow runs
+        else:
+            await transfer.plan(shipped_plan(name), actor=admin, at=beijing(PLAN_DAY))
 
         step("记录里程碑")
         programme = self.programme(plan.code)

@@ -83,6 +83,10 @@ async def test_the_whole_177_item_programme_ends_live_extended_and_rolled_back_w
     assert authority(boot, "513201-ZJ-117", now) == ZJ
     extended = next(iter(mk.EXTENDED))
     assert authority(boot, extended, now) == BUREAU  # an extended item stays with the bureau
+    # ... and the same through the routing service cases use (B), and the person who moved with the item
+    assert boot.routing.competent_authority("513201-FG-101").department == BUREAU
+    assert boot.routing.competent_authority("513201-ZJ-117").department == ZJ
+    assert boot.routing.actor("513201-fg-01").department == BUREAU  # 人随事走: moved with 513201-FG-101
 
     # The rerun finds everything done: nothing signed, decided or imported again, the same outcome.
     again = await boot.scenarios.transfer.load(mk.NAME, scale=0.25, wait=600)
