@@ -246,6 +246,17 @@ def behind_schedule(items: Sequence[Row], as_of: datetime) -> list[Row]:
     return sorted(out, key=lambda r: (r["behind_since"], r["department"], r["code"]))
 
 
+def item_list(items: Sequence[Row]) -> list[Row]:
+    """Every item of the programme with where it stands (the report's annex)."""
+    return [
+        {"code": i["code"], "name": i["name"], "department": i["origin"], "batch": i["batch"], "status": i["status"],
+         "authority": i["authority"], "planned_cut_over": aware(i["planned_cut_over"]),
+         "cut_over_at": aware(i["cut_over_at"]), "trial_end": i["trial_end"], "decision": i["decision"],
+         "origin_open": i["origin_open"], "bureau_open": i["bureau_open"]}
+        for i in items
+    ]  # fmt: skip
+
+
 # ---- trial figures ---------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from domain.transfer import Decision, ItemStatus, Party
 from projections.transfer_queries import (
     before_after,
     behind_schedule,
+    item_list,
     item_rows,
     list_changes,
     outstanding_by_party,
@@ -90,6 +91,7 @@ def report(
         "decisions": decisions,
         "list_changes": list_changes(engine, code),
         "supervision": supervision_summary(supervision_rows(engine, code), as_of),
+        "items": item_list(items),
         "definitions": DEFINITIONS,
     }
 
@@ -282,6 +284,11 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += [f"| {_dept(data, d['department'])} | {d['issued']} | {d['claimed']} | {d['claimed_late']} | {d['open']} | "
                   f"{d['overdue']} |" for d in s["by_department"]]  # fmt: skip
     lines += ["", "注："] + [f"{i}. {n}" for i, n in enumerate(data["definitions"], start=1)]
+    lines += ["", "## 附表：划转事项清单", "", "| 事项编码 | 事项名称 | 原实施部门 | 批次 | 状态 | 切换时间 | 试运行截止 |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {i['code']} | {i['name']} | {_dept(data, i['department'])} | {_num(i['batch'])} | "
+              f"{_status_label(i['status'])} | {_day(i['cut_over_at'])} | {i['trial_end'] or '—'} |"
+              for i in data.get("items", [])]  # fmt: skip
     src = data.get("source") or {}
     if src:
         demo = "（含演示办件）" if data.get("include_demo") else ""
@@ -338,6 +345,11 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
          [[d["department"], d["items"], d["cut_over"], d["cut_over_share"], d["by_status"].get("live", 0),
            d["by_status"].get("trial_extended", 0), d["by_status"].get("rolled_back", 0),
            d["by_status"].get("removed", 0)] for d in data["progress"]["by_department"]]),
+        ("事项", ["事项编码", "事项名称", "原实施部门", "批次", "状态", "计划切换", "切换时间", "试运行截止", "结论",
+                "待原部门签认", "待审批局签认"],
+         [[i["code"], i["name"], i["department"], i["batch"], _status_label(i["status"]), _day(i["planned_cut_over"]),
+           _day(i["cut_over_at"]), i["trial_end"], Decision(i["decision"]).label if i["decision"] else "",
+           i["origin_open"], i["bureau_open"]] for i in data.get("items", [])]),
         ("试运行数据", ["事项编码", "事项名称", "原实施部门", "周数", "受理", "办结", "按时办结率%", "逾期", "平均工作日"],
          [[i["code"], i["name"], i["department"], i["weeks"], i["accepted"], i["completed"], i["on_time_rate"],
            i["overdue"], i["avg_working_days"]] for i in data["trial_figures"]["by_item"]]),

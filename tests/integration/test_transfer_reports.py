@@ -141,6 +141,9 @@ def test_cli_status_and_report_and_the_unknown_programme(tmp_path: Path) -> None
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["schema"] == "oneseal.transfer-report/1" and rep["list_changes"][0]["code"] == "513201-JT-009"
+    assert sorted((i["code"], i["status"]) for i in rep["items"]) == [
+        ("513201-JT-001", "scheduled"), ("513201-JT-009", "removed"), ("513201-SCJG-001", "live"),
+        ("513201-SCJG-002", "handover")]  # fmt: skip
     r = cli("report", "transfer", "--programme", "test-2020", "--format", "html")
     assert r.returncode == 0 and "<h1>测试划转方案试运行情况报告</h1>" in r.stdout
     out = tmp_path / "report.xlsx"
@@ -148,7 +151,15 @@ def test_cli_status_and_report_and_the_unknown_programme(tmp_path: Path) -> None
     assert r.returncode == 0, r.stderr
     from openpyxl import load_workbook
 
-    assert load_workbook(out).sheetnames == ["报告", "进度", "试运行数据", "划转前后对比", "清单调整", "审管联动"]
+    assert load_workbook(out).sheetnames == [
+        "报告",
+        "进度",
+        "事项",
+        "试运行数据",
+        "划转前后对比",
+        "清单调整",
+        "审管联动",
+    ]
 
     for args in (
         ("report", "transfer", "--programme", "nowhere-2020"),
