@@ -46,6 +46,7 @@ from workflows.contracts import case_workflow_id
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
     from services.imports import ImportReport
+    from services.transfer_scenario import TransferScenarioService
 
 
 @dataclass
@@ -82,6 +83,13 @@ class DriveReport:
 class ScenarioService:
     def __init__(self, boot: Bootstrap) -> None:
         self.boot = boot
+
+    @property
+    def transfer(self) -> TransferScenarioService:
+        """Transfer-programme scenarios (``maerkang-2020``): driven through the transfer workflows."""
+        from services.transfer_scenario import TransferScenarioService
+
+        return TransferScenarioService(self.boot)
 
     def get(self, name: str) -> Scenario:
         if name not in SCENARIOS:

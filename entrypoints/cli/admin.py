@@ -12,6 +12,7 @@ from entrypoints.cli.common import boot, command, err, out, print_json, run, saf
 from services.identity import DEMO_PASSWORD, DEMO_STAFF, cli_actor
 from services.imports import ImportReport
 from services.projections import PROJECTIONS
+from services.transfer_scenario import TRANSFER_SCENARIOS, TransferScenarioReport
 
 import_app = typer.Typer(help="历史数据导入（旧平台迁移）", no_args_is_help=True)
 projections_app = typer.Typer(help="读模型（投影）：状态与重建", no_args_is_help=True)
@@ -128,11 +129,48 @@ def projections_rebuild(
         )
 
 
+def _print_transfer(report: TransferScenarioReport) -> None:
+    labels = {"live": "正式运行", "trial_extended": "延长试运行", "rolled_back": "已回退原部门", "removed": "已移出清单",
+              "in_trial": "试运行中", "handover": "交接中"}  # fmt: skip
+    batches = "，".join(f"第{no}批 {n} 项" for no, n in sorted(report.batches.items()))
+    out.print(
+        f"[green]✓ 划转场景 {safe(report.name)}[/]：{report.items} 项事项，{report.departments} 个部门（{batches}）"
+    )
+    out.print(
+        f"  本次记录里程碑 {report.milestones_recorded} 个，交接签认 {report.signed} 次，作出试运行结论 {report.decided} 项"
+    )
+    if report.cases is not None:
+        o = report.cases.outcome
+        out.print(
+            f"  历史办件：划转前（原部门）{report.cases_before} 件，试运行期间（审批局）{report.cases_during} 件；"
+            f"新增 {o.added} 件，已存在 {o.already_present} 件"
+        )
+    shown = "，".join(f"{labels.get(k, k)} {v} 项" for k, v in sorted(report.statuses.items(), key=lambda kv: -kv[1]))
+    out.print(f"  试运行结果：{shown}")
+    if report.rolled_back:
+        out.print(f"  回退原部门：{safe('、'.join(report.rolled_back))}")
+    if report.extended:
+        out.print(f"  延长试运行：{safe('、'.join(report.extended))}")
+    out.print(f"[dim]用时 {report.seconds:.0f} 秒；查看：oneseal transfer status --programme {safe(report.name)}[/]")
+
+
 @scenario_app.command("load")
 @command
-def scenario_load(name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04，或 demo-staff")]) -> None:
-    """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入；demo-staff：为每个岗位建演示账号。"""
+def scenario_load(
+    name: Annotated[str, typer.Argument(help="场景名，如 aba-2020-04、maerkang-2020，或 demo-staff")],
+    as_json: JsonFlag = False,
+) -> None:
+    """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入；demo-staff：为每个岗位建演示账号；
+    maerkang-2020：马尔康市177项事项划转审批局的全过程（交接、切换、试运行、结论）及其前后的办件。"""
     b = boot()
+    if name in TRANSFER_SCENARIOS:
+        with err.status(f"驱动划转场景 {safe(name)} …") as status:
+            done = run(b.scenarios.transfer.load(name, on_step=lambda s: status.update(f"{safe(name)}：{s} …")))
+        if as_json:
+            print_json(done.to_dict())
+        else:
+            _print_transfer(done)
+        return
     if name == DEMO_STAFF:
         with err.status("建立演示账号 …"):
             added, existing = b.identity.add_demo_users(by=cli_actor())

@@ -1,0 +1,67 @@
+"""Bare Temporal workflows of the same fan-out shape as a transfer programme, for bench_transfer.
+
+``BenchProgramme`` runs its batches in order; inside a batch it starts one ``BenchItem`` child per
+item with at most ``max_pending`` children running at once (a new one starts when one completes,
+as a programme stays within Temporal's pending-children limit), and waits for the batch's children.
+Each ``BenchItem`` runs one no-op activity (opening its handover), takes ``SIGNS`` ``sign`` Updates
+(each an activity: a checklist entry signed by one party), runs one activity (the cut-over), takes
+one ``decide`` Update (an activity) and completes: the Updates and activities an item's transfer has,
+without any domain rule, aggregate or store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+
+SIGNS = 14  # 7 checklist entries × 2 parties
+T = timedelta(seconds=60)
+
+
+@workflow.defn(name="BenchItem")
+class BenchItem:
+    def __init__(self) -> None:
+        self.signed = 0
+        self.decided = False
+
+    @workflow.run
+    async def run(self, key: str) -> str:
+        await workflow.execute_activity("bench_noop", key, start_to_close_timeout=T)  # open the handover
+        await workflow.wait_condition(lambda: self.signed == SIGNS)
+        await workflow.execute_activity("bench_noop", key, start_to_close_timeout=T)  # cut over
+        await workflow.wait_condition(lambda: self.decided)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return key
+
+    @workflow.update
+    async def sign(self, entry: int) -> str:
+        await workflow.execute_activity("bench_noop", str(entry), start_to_close_timeout=T)
+        self.signed += 1
+        return "signed"
+
+    @workflow.update
+    async def decide(self, decision: str) -> str:
+        await workflow.wait_condition(lambda: self.signed == SIGNS)
+        await workflow.execute_activity("bench_noop", decision, start_to_close_timeout=T)
+        self.decided = True
+        return decision
+
+
+@workflow.defn(name="BenchProgramme")
+class BenchProgramme:
+    @workflow.run
+    async def run(self, key: str, batches: list[int], max_pending: int) -> int:
+        """``batches``: items per batch, in cut-over order; children ids ``{key}-{batch}-{i}``."""
+        done = 0
+        for b, size in enumerate(batches):
+            sem = asyncio.Semaphore(max_pending)
+
+            async def one(i: int, b: int = b, sem: asyncio.Semaphore = sem) -> None:
+                async with sem:
+                    await workflow.execute_child_workflow(BenchItem.run, f"{key}-{b}-{i}", id=f"{key}-{b}-{i}")
+
+            await asyncio.gather(*(one(i) for i in range(size)))
+            done += size
+        return done
