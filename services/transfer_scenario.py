@@ -40,6 +40,7 @@ from domain.transfer import maerkang as mk
 from domain.transfer.item import item_id
 from domain.transfer.plan import Plan, read_plan_file, shipped_plan
 from domain.transfer.programme import programme_id
+from domain.transfer.view import ALL_ENTRIES
 from services.errors import ScenarioRefused
 
 if TYPE_CHECKING:
@@ -229,8 +230,8 @@ class TransferScenarioService:
             if item.status in BEFORE_HANDOVER or item.status is ItemStatus.HANDOVER:
                 day = cut[item.batch or 1] - timedelta(days=7)  # the handover week before the batch's cut-over
                 signers = ((Party.ORIGIN, origin[item.origin]), (Party.BUREAU, bureau[n % len(bureau)]))
-                todo = [(e, p, a) for e in ChecklistEntry for p, a in signers if item.checklist[e].get(p) is None]
-                signed = await self._sign(transfer, plan.code, code, todo, beijing(day), deadline)
+                todo = [(p, a, sum(1 for e in ChecklistEntry if item.checklist[e].get(p) is None)) for p, a in signers]
+                signed = await self._sign(transfer, plan.code, code, [t for t in todo if t[2]], beijing(day), deadline)
             decision, reason = mk.outcome_of(code)
             # The item workflow cuts over by itself once the last sign-off is in (its batch's moment is past);
             # until then the decision is refused as "still in handover": ask again.
@@ -276,18 +277,19 @@ class TransferScenarioService:
         transfer: TransferService,
         programme: str,
         code: str,
-        todo: list[tuple[ChecklistEntry, Party, Actor]],
+        todo: list[tuple[Party, Actor, int]],
         at: datetime,
         deadline: float,
     ) -> int:
-        """One item's sign-offs, one at a time (Temporal takes at most 10 Updates in flight per workflow); before
-        its workflow has opened the handover a sign-off is refused as an illegal transition: ask again."""
+        """One item's sign-offs: each party signs every entry still open for it in ONE step (entry "all": one
+        Update, one save); before its workflow has opened the handover that is refused as an illegal
+        transition: ask again. Answers how many entries this run signed."""
         done = 0
-        for entry, party, actor in todo:
+        for party, actor, entries in todo:
             try:
                 await _again(
-                    lambda entry=entry, party=party, actor=actor: transfer.sign(  # type: ignore[misc]
-                        code, entry.value, actor=actor, party=party.value, note="已核对移交", programme=programme,
+                    lambda party=party, actor=actor: transfer.sign(  # type: ignore[misc]
+                        code, ALL_ENTRIES, actor=actor, party=party.value, note="已核对移交", programme=programme,
                         at=at, read_your_writes=False,
                     ),
                     deadline,
@@ -296,7 +298,7 @@ class TransferScenarioService:
                 if e.code != "TRANSFER_ALREADY_SIGNED":  # another run signed it meanwhile: done is done
                     raise
                 continue
-            done += 1
+            done += entries
         return done
 
     async def _until(self, ready: Callable[[], bool], wait: float, message: str) -> None:
