@@ -85,7 +85,7 @@ def test_a_file_with_bad_rows_is_refused_whole(stores: Stores, tmp_path: Path) -
     assert r.returncode == 0 and "已重建" in r.stdout, r.stderr
     status = json.loads(cli(cli_env(stores), "projections", "status", "--json").stdout)
     assert status[0] == {"name": "cases", "position": head, "head": head, "lag": 0}
-    assert [r["name"] for r in status] == ["cases", "projects"]  # every read model is listed
+    assert [r["name"] for r in status] == ["cases", "projects", "transfer"]  # every read model is listed
     assert bulletin(engine, "2020-04")["prefecture_wide"] == data["prefecture_wide"]
 
 
