@@ -23,6 +23,7 @@ from domain.calendar import SHANGHAI
 from domain.routing import MatterRouting, RoutingPolicy, routing_id
 from domain.transfer import ItemStatus
 from domain.transfer import maerkang as mk
+from domain.transfer.plan import shipped_plan
 from services.bootstrap import Bootstrap
 from tests.integration.conftest import settings_for
 from workers.worker import build_worker
@@ -91,6 +92,9 @@ async def test_the_whole_177_item_programme_ends_live_extended_and_rolled_back(
     assert (again.signed, again.decided, again.milestones_recorded) == (0, 0, 0)
     assert again.cases is not None and again.cases.outcome.added == 0
     assert again.statuses == report.statuses
+    # `transfer plan FILE` again after the cut-overs (its people now hold posts at the bureau): nothing to do.
+    reloaded = await boot.transfer.plan(shipped_plan(mk.NAME))
+    assert not reloaded.created
     items = boot.scenarios.transfer.items(boot.scenarios.transfer.plan(mk.NAME))
     assert items["513201-ZJ-117"].status is ItemStatus.ROLLED_BACK and not items["513201-ZJ-117"].pending_undo
 

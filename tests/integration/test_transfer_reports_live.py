@@ -28,7 +28,7 @@ async def test_the_read_models_follow_the_real_workflows(fresh: Bootstrap, tmp_p
     for c, *_ in TWO:
         await ready(boot, code, c, "handover")
     await sign_all(boot, code, "513201-JT-101")
-    await sign_all(boot, code, "513201-JT-104", skip=("seal", "bureau"))
+    await sign_all(boot, code, "513201-JT-104", skip=(("seal", "bureau"),))
     mid = boot.transfer_reports.status(code, as_of=datetime(2020, 6, 2, tzinfo=UTC))
     assert mid["checklist"]["by_party"] == {"origin": 0, "bureau": 1}
     await sign_all_rest(boot, code)
