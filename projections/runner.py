@@ -22,6 +22,7 @@ from typing import IO, Any, Protocol
 import structlog
 from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
 from projections.decoder import StoredEvent, as_notification, read_stored
@@ -175,8 +176,11 @@ def lease(engine: Engine, name: str) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+            except OperationalError:
+                pass  # the server ended the session (e.g. a restart): the advisory lock ended with it
 
 
 @contextmanager
