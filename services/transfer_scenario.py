@@ -312,15 +312,22 @@ class TransferScenarioService:
             delay = min(delay * 1.5, 1.0)
 
 
+# Refusals that mean "not yet": the workflow has not reached that state (illegal transition now), or it is busy
+# moving between states (a cut-over and its weekly snapshots in flight: TRANSFER_NOT_READY after the service's
+# own short retry). Both pass on their own; anything else is a real refusal.
+_NOT_YET = frozenset({"TRANSFER_ILLEGAL_TRANSITION", "TRANSFER_NOT_READY"})
+
+
 async def _again(step: Callable[[], Awaitable[Any]], deadline: float) -> Any:
     """Run a staff step; while the item's workflow has not reached the state for it yet (an illegal transition
-    now, not for ever: it opens the handover, or cuts over, on its own), wait and ask again until ``deadline``."""
+    now, not for ever: it opens the handover, or cuts over, on its own) or is busy getting there, wait and ask
+    again until ``deadline``."""
     delay = 0.1
     while True:
         try:
             return await step()
         except DomainError as e:
-            if e.code != "TRANSFER_ILLEGAL_TRANSITION" or time.monotonic() > deadline:
+            if e.code not in _NOT_YET or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 1.0)
