@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -109,6 +110,20 @@ def table(title: str, *columns: str | tuple[str, dict[str, Any]]) -> Table:
 def code_column(name: str, values: list[str]) -> tuple[str, dict[str, Any]]:
     """A column of codes people type: never wrapped or cut."""
     return name, {"no_wrap": True, "min_width": max([len(name) * 2, *map(len, values)]), "overflow": "ignore"}
+
+
+def emit(rendered: str | bytes, output: str | Path | None) -> None:
+    """A rendered report: to the file named by ``-o``, else to standard output (a binary format needs a file)."""
+    if output:
+        if isinstance(rendered, bytes):
+            Path(output).write_bytes(rendered)
+        else:
+            Path(output).write_text(rendered, encoding="utf-8")
+        err.print(f"[green]✓ 已写入 {safe(output)}[/]")
+    elif isinstance(rendered, bytes):
+        fail("OUTPUT_REQUIRED", "xlsx 格式请用 -o 指定输出文件")
+    else:
+        sys.stdout.write(rendered)
 
 
 def print_json(data: Any) -> None:

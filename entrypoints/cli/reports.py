@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from domain.catalogue import MatterKind
-from entrypoints.cli.common import boot, command, err, fail, out, print_json, safe, table
+from entrypoints.cli.common import boot, command, emit, out, print_json, safe, table
 
 report_app = typer.Typer(help="报表：月度政务服务工作通报、月度统计", no_args_is_help=True)
 Month = Annotated[str, typer.Option("--month", help="月份，如 2020-04")]
@@ -31,16 +29,7 @@ def report_bulletin(
     reports = boot().reports
     data = reports.bulletin(month, region, include_demo=include_demo)
     rendered = reports.render(data, fmt)
-    if output:
-        if isinstance(rendered, bytes):
-            Path(output).write_bytes(rendered)
-        else:
-            Path(output).write_text(rendered, encoding="utf-8")
-        err.print(f"[green]✓ 已写入 {safe(output)}[/]")
-    elif isinstance(rendered, bytes):
-        fail("OUTPUT_REQUIRED", "xlsx 格式请用 -o 指定输出文件")
-    else:
-        sys.stdout.write(rendered)
+    emit(rendered, output)
 
 
 STAT_COLUMNS = [

@@ -7,16 +7,14 @@ over to the bureau, their batches and outcomes; ``--json`` prints the data (ones
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from entrypoints.cli.common import boot, command, err, fail, local, out, print_json, safe
+from entrypoints.cli.common import boot, command, emit, local, out, print_json, safe
 from services.transfer_reports import FORMATS, short_department
 
 transfer_reports_app = typer.Typer(no_args_is_help=True)
@@ -127,13 +125,4 @@ def report_transfer(
         service.render({}, fmt)  # refuses with the formats it knows
     data = service.report(programme, include_demo=include_demo)
     rendered = service.render(data, fmt)
-    if output:
-        if isinstance(rendered, bytes):
-            Path(output).write_bytes(rendered)
-        else:
-            Path(output).write_text(rendered, encoding="utf-8")
-        err.print(f"[green]✓ 已写入 {safe(output)}[/]")
-    elif isinstance(rendered, bytes):
-        fail("OUTPUT_REQUIRED", "xlsx 格式请用 -o 指定输出文件")
-    else:
-        sys.stdout.write(rendered)
+    emit(rendered, output)
