@@ -8,6 +8,7 @@ them on the item in one save.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -55,11 +56,13 @@ class TransferActivities:
             licence, prog = c.item(p, code), c.programme(p)
             if licence.status.value == "scheduled" and licence.batch in prog.opened_batches:
                 opened = c.open_handover(p, code, **common)
-                return TransferResult(programme=c.programme_state(p), item=opened.state, recorded=opened.recorded,
+                return TransferResult(programme=self._for_item(p), item=opened.state, recorded=opened.recorded,
                                       notification_id=opened.notification_id)  # fmt: skip
-            return TransferResult(programme=c.programme_state(p), item=c.item_state(p, code))
+            return TransferResult(programme=self._for_item(p), item=c.item_state(p, code))
         if step == "load":
-            return TransferResult(programme=c.programme_state(p), item=c.item_state(p, code) if code else None)
+            if code:
+                return TransferResult(programme=self._for_item(p), item=c.item_state(p, code))
+            return TransferResult(programme=c.programme_state(p))
         if step == "supervision_load":
             return TransferResult(task=c.task_state(code))
         if step in ("claim", "mark_overdue"):
@@ -101,6 +104,12 @@ class TransferActivities:
             raise ApplicationError(f"unknown transfer step {step!r}", type="TRANSFER_STEP_UNKNOWN", non_retryable=True)
         item = c.item_state(p, a["code"]) if step in ("add_item", "remove_item") else None
         return TransferResult(programme=o.state, item=item, recorded=o.recorded, notification_id=o.notification_id)
+
+    def _for_item(self, programme: str) -> ProgrammeState:
+        """The programme as an item's workflow needs it (milestones, batches, trial window) without the list of
+        items: that list grows with the programme, and every item's history would carry a copy of it (360 KB
+        per item at 2,000 items, enough to stall workflow tasks)."""
+        return replace(self.commands.programme_state(programme), items=())
 
     def _snapshot(self, cmd: TransferCommand) -> TransferResult:
         """Every week whose snapshot moment has come by ``cmd.at``: figures from the read models, one save."""
