@@ -17,7 +17,7 @@ signs), the cut-over, one end-of-trial decision. The driver keeps ``C`` items in
 
 Routing: the time to answer "who is competent for matter M now" for a transferred matter, three ways,
 against reading one row of the read models by primary key (case_facts): the RoutingService
-(``boot.routing``, engineer B) when present, reading the matter's ``MatterRouting`` aggregate and
+(``boot.routing``), reading the matter's ``MatterRouting`` aggregate and
 folding it (what the service does on a cache miss), and the same through a warm ``RoutingPolicy``.
 """
 
