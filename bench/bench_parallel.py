@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from temporalio.worker import Worker
 
 from bench.baseline_parallel import DEPARTMENTS, STAGES, BenchDepartment, BenchProject, BenchProjectBranches
 from bench.baseline_workflow import bench_noop
+from bench.timing import _bounded, pct
 from domain.parallel.plan import Participant, StagePlan
 from domain.parallel.values import STAGES as STAGE_ORDER
 from domain.staff import Actor, default_staff
@@ -63,20 +63,6 @@ PLAN = tuple(
     )
     for i, (stage, keys) in enumerate(zip(STAGE_ORDER, STAGE_DEPARTMENTS, strict=True))
 )
-
-
-async def _bounded(n: int, concurrency: int, fn: Callable[[int], Awaitable[None]]) -> list[float]:
-    sem = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-
-    async def one(i: int) -> None:
-        async with sem:
-            t = time.perf_counter()
-            await fn(i)
-            latencies.append(time.perf_counter() - t)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return sorted(latencies)
 
 
 def _base_worker(client: Client, queue: str) -> Worker:
@@ -181,10 +167,6 @@ async def parallel(client: Client, n: int, concurrency: int, data_dir: Path) -> 
     events = int(boot.store.recorder.max_notification_id() or 0)
     assert events == n * (1 + STAGES * (1 + DEPARTMENTS + 1)), events  # every fact recorded exactly once
     return elapsed, lat, events
-
-
-def pct(lat: list[float], p: float) -> float:
-    return lat[min(len(lat) - 1, int(p * len(lat)))]
 
 
 async def main(n: int, concurrency: int, with_branches: bool) -> None:

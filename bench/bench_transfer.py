@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from temporalio.worker import Worker
 
 from bench.baseline_transfer import SIGNS, BenchItem, BenchProgramme
 from bench.baseline_workflow import bench_noop
+from bench.timing import _bounded, pct
 from domain.calendar import DayType
 from domain.catalogue import Authority, Catalogue, Level, Matter, MatterKind
 from domain.routing import RoutingPolicy, routing_id
@@ -60,20 +61,6 @@ from workers.logging import configure_logging
 from workers.worker import build_worker
 
 MAX_PENDING = 200  # children a programme keeps running at once (baseline); the real one bounds its own
-
-
-async def _bounded(n: int, concurrency: int, fn: Callable[[int], Awaitable[None]]) -> list[float]:
-    sem = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-
-    async def one(i: int) -> None:
-        async with sem:
-            t = time.perf_counter()
-            await fn(i)
-            latencies.append(time.perf_counter() - t)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return sorted(latencies)
 
 
 async def _started(client: Client, wid: str) -> WorkflowHandle[Any, Any]:
@@ -263,10 +250,6 @@ def routing_costs(boot: Bootstrap, codes: list[str], rounds: int = 2000) -> list
         measure("RoutingService.competent_authority (B)",
                 lambda k: routing.competent_authority(codes[k % len(codes)], now))  # fmt: skip
     return out
-
-
-def pct(lat: list[float], p: float) -> float:
-    return lat[min(len(lat) - 1, int(p * len(lat)))]
 
 
 async def main(n: int, concurrency: int) -> None:
