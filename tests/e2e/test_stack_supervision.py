@@ -154,7 +154,9 @@ def test_second_up_is_refused_status_reports_and_down_stops(tmp_path: Path) -> N
         t0 = time.monotonic()
         r = cli(env, "down")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert time.monotonic() - t0 < 10
+        # `down` waits at most its --timeout (10 s) for the stack; starting the CLI itself adds a few seconds
+        # on a loaded 2-core machine (seen: 12 s in all at load 15), so the bound is the timeout plus that.
+        assert time.monotonic() - t0 < 25
         assert "已停止" in r.stdout and "工作进程" in r.stdout
         assert up.finish(timeout=5) == 0
     finally:
