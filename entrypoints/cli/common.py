@@ -14,7 +14,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,7 +131,7 @@ def print_json(data: Any) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetime too (a subclass): ISO 8601 text
         return value.isoformat()
     to_dict = getattr(value, "to_dict", None)
     if to_dict:
