@@ -53,6 +53,7 @@ from services.settings import Settings
 from workers.logging import configure_logging
 from workers.telemetry import ActivityMetrics
 from workers.worker import build_worker
+from workflows.converter import DATA_CONVERTER
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 MATTER = "513221-SCJG-001"
@@ -199,7 +200,9 @@ def load() -> float:
 async def main(n: int) -> None:
     configure_logging("console", level=40)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"), search_attributes=SEARCH_ATTRIBUTES
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=DATA_CONVERTER,  # every process's client's (services/bootstrap.py); all legs use it
     )
     rows: list[tuple[str, float, list[float], float, float]] = []
     try:
