@@ -197,6 +197,20 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
+def cpu() -> tuple[float, float]:
+    """CPU seconds used so far by this process (client, worker, activities) and by its children (the dev
+    server): on a shared machine, CPU per item is steadier than items per second."""
+    children = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():  # ppid
+            children += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return time.process_time(), children
+
+
 async def main(n: int) -> None:
     configure_logging("console", level=40)
     env = await WorkflowEnvironment.start_local(
@@ -204,7 +218,7 @@ async def main(n: int) -> None:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=DATA_CONVERTER,  # every process's client's (services/bootstrap.py); all legs use it
     )
-    rows: list[tuple[str, float, list[float], float, float]] = []
+    rows: list[tuple[str, float, list[float], float, float, float, float]] = []
     try:
         with tempfile.TemporaryDirectory() as d:
             NOW = "same-shape now (update-with-start, 3 updates, 4 SQLite commits)"
@@ -220,9 +234,10 @@ async def main(n: int) -> None:
                 (BARE, lambda: baseline(env.client, n)),
             )
             for label, leg in legs:
-                before = load()
+                before, (own0, server0) = load(), cpu()
                 t, lat = await leg()
-                rows.append((label, t, lat, before, load()))
+                own1, server1 = cpu()
+                rows.append((label, t, lat, before, load(), (own1 - own0) / n * 1000, (server1 - server0) / n * 1000))
                 print(f"  {label}: {n / t:.1f}/s (load {before:.1f} → {load():.1f})", flush=True)
     finally:
         await env.shutdown()
@@ -231,15 +246,23 @@ async def main(n: int) -> None:
         f"{platform.processor() or 'cpu'}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
         f"N={n}, concurrency {CONCURRENCY}"
     )
-    print("| leg | items | seconds | items/s | p50 s | p99 s | load avg (1 min) before → after |")
-    print("|---|---|---|---|---|---|---|")
-    for label, t, lat, l0, l1 in rows:
+    print(
+        "| leg | items | seconds | items/s | p50 s | p99 s | load avg (1 min) before → after "
+        "| CPU ms/item: bench process | CPU ms/item: dev server |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, t, lat, l0, l1, own, server in rows:
         print(
-            f"| {label} | {n} | {t:.1f} | {n / t:.1f} | {pct(lat, 0.5):.2f} | {pct(lat, 0.99):.2f} | {l0:.1f} → {l1:.1f} |"
+            f"| {label} | {n} | {t:.1f} | {n / t:.1f} | {pct(lat, 0.5):.2f} | {pct(lat, 0.99):.2f} | {l0:.1f} → {l1:.1f} "
+            f"| {own:.0f} | {server:.0f} |"
         )
 
     def rate(prefix: str) -> list[float]:
         return [n / t for label, t, *_ in rows if label.startswith(prefix)]
+
+    def cpu_per_item(prefix: str) -> float:
+        legs = [own + server for label, _, _, _, _, own, server in rows if label.startswith(prefix)]
+        return sum(legs) / len(legs)
 
     case = rate("case")[0]
     for name, prefix in (
@@ -250,7 +273,9 @@ async def main(n: int) -> None:
         rates = rate(prefix)
         print(
             f"ratio case / {name}: {case / (sum(rates) / len(rates)):.2f} "
-            f"(against each leg: {', '.join(f'{case / r:.2f}' for r in rates)})"
+            f"(against each leg: {', '.join(f'{case / r:.2f}' for r in rates)}); "
+            f"CPU per item, bench process + dev server: {name.split(' (')[0]} {cpu_per_item(prefix):.0f} ms, "
+            f"case {cpu_per_item('case'):.0f} ms, ratio {cpu_per_item(prefix) / cpu_per_item('case'):.2f}"
         )
 
 
