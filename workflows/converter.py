@@ -11,6 +11,8 @@ SDK's own), so histories recorded with the default converter replay the same.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 import weakref
 from typing import Any, get_type_hints
 
@@ -36,6 +38,13 @@ def _fields(cls: type) -> _Fields:
     return found
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def _optional(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
 class DataclassHintsOnce(JSONTypeConverter):
     """The SDK's own dataclass branch of ``value_to_type`` (unknown keys ignored, missing required fields
     refused by the constructor, ``init=False`` fields restored), with the type hints resolved once."""
@@ -44,6 +53,10 @@ class DataclassHintsOnce(JSONTypeConverter):
         self.converters: list[JSONTypeConverter] = [self]
 
     def to_typed_value(self, hint: type, value: Any) -> Any | None:
+        if type(value) is hint and hint in _PLAIN:  # a str for a str: what the SDK would answer, sooner
+            return value
+        if value is None and _optional(hint):
+            return None
         if not (isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict)):
             return JSONTypeConverter.Unhandled  # the SDK's own conversion (and its errors)
         init: dict[str, Any] = {}

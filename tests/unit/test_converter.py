@@ -91,3 +91,15 @@ def test_unknown_keys_ignored_missing_required_refused_and_non_init_fields_resto
     wrong = sdk.to_payloads([{"name": "x", "tags": 5}])
     with pytest.raises(Exception, match="tags"):
         conv.from_payloads(wrong, [Sample])
+
+
+@pytest.mark.parametrize("raw", [{"name": 5}, {"name": None}, {"name": True}, {"name": "x", "tags": None}])
+def test_a_value_of_the_wrong_type_is_judged_as_the_sdk_judges_it(raw: dict[str, object]) -> None:
+    payloads = DataConverter.default.payload_converter.to_payloads([raw])
+    outcomes = []
+    for conv in (DATA_CONVERTER.payload_converter, DataConverter.default.payload_converter):
+        try:
+            outcomes.append(("ok", conv.from_payloads(payloads, [Sample])))
+        except Exception as e:
+            outcomes.append(("refused", type(e)))
+    assert outcomes[0] == outcomes[1]
