@@ -17,6 +17,7 @@ from temporalio.converter import value_to_type
 from domain.cases.model import CaseView, TimeRules
 from domain.cases.steps import StepRequest, SubmitCase, spec_for
 from domain.staff import SYSTEM_ACTOR, Actor
+from workflows.converter import TYPE_CONVERTERS
 
 TASK_QUEUE = "oneseal-cases"
 SUBMIT = "submit"
@@ -68,7 +69,7 @@ class CaseCommand:
         if isinstance(self.request, SubmitCase | StepRequest):
             return self.request
         kind: type[Any] = SubmitCase if self.step == SUBMIT else spec_for(self.step).request
-        return value_to_type(kind, self.request, [])  # type: ignore[no-any-return]
+        return value_to_type(kind, self.request, TYPE_CONVERTERS)  # type: ignore[no-any-return]
 
     def follow_on(self) -> StepRequest | None:
         """The ``then`` step's request, taken by the system in the same command."""

@@ -91,3 +91,5 @@ class PayloadConverter(CompositePayloadConverter):
 
 
 DATA_CONVERTER = DataConverter(payload_converter_class=PayloadConverter)
+# For ``value_to_type`` called by hand (a command's request typed by the step registry in the activity).
+TYPE_CONVERTERS: list[JSONTypeConverter] = DataclassHintsOnce().converters
