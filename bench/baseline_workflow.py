@@ -104,3 +104,68 @@ class BenchSameShape:
     @workflow.query
     def is_registered(self) -> bool:
         return self.registered
+
+
+# ---- the same-shape baseline after issue 10 item 2: the round trips a case needs now ---------------
+
+
+class SqliteCommitRows(SqliteCommit):
+    """Commit several rows in ONE transaction (a step that records two events in one save)."""
+
+    @activity.defn(name="bench_commit_rows")
+    def commit_rows(self, command_ids: list[str]) -> int:
+        db = self._db()
+        with db:
+            db.executemany(
+                "INSERT OR IGNORE INTO rows (command_id, at) VALUES (?, ?)", [(c, time.time()) for c in command_ids]
+            )
+        return len(command_ids)
+
+
+@workflow.defn(name="BenchSameShapeNow")
+class BenchSameShapeNow:
+    """Started by Update-with-Start with the registration Update (answered once the registration's row is
+    committed) → 3 Updates (accept, decide, deliver), one commit each; deliver commits its two rows
+    (deliver, complete) in one transaction: 4 activities, 4 Updates and no query, like CaseWorkflow now."""
+
+    def __init__(self) -> None:
+        self.registered = False
+        self.closed = False
+        self.seq = 0
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, key: str) -> int:
+        async with self.lock:
+            await self._commit(key, "submit")
+            self.registered = True
+        await workflow.wait_condition(lambda: self.closed)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.seq
+
+    async def _commit(self, key: str, *steps: str) -> None:
+        ids = []
+        for step in steps:
+            self.seq += 1
+            ids.append(f"{key}/{self.seq}:{step}")
+        await workflow.execute_activity("bench_commit_rows", ids, start_to_close_timeout=timedelta(seconds=60))
+
+    @workflow.update
+    async def registration(self) -> int:
+        await workflow.wait_condition(lambda: self.registered)
+        return self.seq
+
+    @workflow.update
+    async def step(self, name: str) -> int:
+        async with self.lock:
+            if name == "deliver":
+                await self._commit(workflow.info().workflow_id, "deliver", "complete")
+                self.closed = True
+            else:
+                await self._commit(workflow.info().workflow_id, name)
+            return self.seq
+
+    @step.validator
+    def _check(self, name: str) -> None:
+        if not self.registered or self.closed:
+            raise ValueError("not ready")

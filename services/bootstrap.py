@@ -23,6 +23,7 @@ from domain.cases.application import CaseApplication
 from projections.runner import ReadModelOutdated, ensure_schema, make_engine
 from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable
 from services.settings import Settings
+from workflows.converter import DATA_CONVERTER
 
 if TYPE_CHECKING:
     from services.auth import CaseAccess
@@ -225,7 +226,11 @@ def temporal_tls(settings: Settings) -> TLSConfig | bool:
 
 def temporal_connect_options(settings: Settings) -> dict[str, Any]:
     """Everything ``Client.connect`` takes from the settings besides the address (every process uses it)."""
-    options: dict[str, Any] = {"namespace": settings.temporal_namespace, "tls": temporal_tls(settings)}
+    options: dict[str, Any] = {
+        "namespace": settings.temporal_namespace,
+        "tls": temporal_tls(settings),
+        "data_converter": DATA_CONVERTER,  # type hints resolved once per dataclass (workflows/converter.py)
+    }
     if settings.temporal_api_key:
         options["api_key"] = settings.temporal_api_key
     runtime = temporal_runtime(settings)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import (
+    WithStartWorkflowOperation,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -37,7 +38,7 @@ from projections.runner import ReadModelTimeout
 from services.errors import CaseRegisterTimeout, TemporalUnreachable
 from services.metrics import timed_step
 from workflows.case import CaseProgress, CaseWorkflow
-from workflows.contracts import CaseInput, StepResult, case_workflow_id
+from workflows.contracts import REGISTRATION_UPDATE, CaseInput, StepResult, case_workflow_id
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
@@ -136,21 +137,38 @@ class CaseService:
             demo=demo,
         )
         client = await self.boot.temporal()
+        wait = self.register_wait if wait is None else wait
+        start = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            inp,
+            id=case_workflow_id(case_no),
+            task_queue=self.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
         try:
-            handle = await client.start_workflow(
-                CaseWorkflow.run,
-                inp,
-                id=case_workflow_id(case_no),
-                task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            # One round trip: start the workflow and wait for its registration Update (Update-with-Start).
+            result: StepResult = await asyncio.wait_for(
+                client.execute_update_with_start_workflow(
+                    REGISTRATION_UPDATE, start_workflow_operation=start, result_type=StepResult
+                ),
+                wait,
             )
         except WorkflowAlreadyStartedError:
             raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no) from None
         except RPCError as e:
             raise self._rpc(e, case_no) from None
-        case = await self.wait_registered(handle, self.register_wait if wait is None else wait)
-        return await self._visible(case, None, read_your_writes)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise CaseRegisterTimeout(
+                f"办件登记超时（{wait:.0f} 秒），请检查工作进程（worker）是否运行", case_no=case_no
+            ) from None
+        except WorkflowUpdateFailedError:
+            # Refused at registration (the workflow failed: wait_registered raises the domain's error), or a
+            # worker of older code without the registration Update refused the Update itself while the
+            # workflow runs on: either way, ask the workflow the way submissions did before.
+            case = await self.wait_registered(client.get_workflow_handle(case_workflow_id(case_no)), wait)
+            return await self._visible(case, None, read_your_writes)
+        return await self._visible(result.case, result.notification_id, read_your_writes)
 
     async def wait_registered(self, handle: WorkflowHandle[Any, Any], wait: float) -> CaseView:
         loop = asyncio.get_running_loop()

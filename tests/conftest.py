@@ -11,6 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from workers.logging import configure_logging
+from workflows.converter import DATA_CONVERTER
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 configure_logging("console")
@@ -36,6 +37,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_binary(),
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
         search_attributes=SEARCH_ATTRIBUTES,  # the case workflow upserts them
+        data_converter=DATA_CONVERTER,  # the one every process's client uses (services/bootstrap.py)
     )
     try:
         yield env

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.staff import SYSTEM_ACTOR
     from workflows.case_activities import CaseActivities
     from workflows.contracts import (
+        REGISTRATION_UPDATE,
         SUBMIT,
         SUPERVISION_WORKFLOW,
         CaseCommand,
@@ -60,6 +61,9 @@ SHORT_COMMAND_TIMEOUT_PATCH = "short-command-timeout"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=20))
 CORRECTION_OVERDUE_REASON = "逾期未补正，视为放弃申请"
 SUPERVISION_PATCH = "supervision-task"  # a bureau decision on a programme item starts SupervisionWorkflow
+# A step with a follow-on (出件, then 办结 at once) runs as ONE command recording both events in one save,
+# where cases started before the patch ran two commands (two activities) for it.
+ONE_COMMAND_THEN_PATCH = "one-command-then"
 
 
 @dataclass(frozen=True)
@@ -86,16 +90,23 @@ class CaseWorkflow:
         self._seq = 0
         self._changes = 0
         self._failed_timers: set[tuple[str, datetime]] = set()
+        self._registered: StepResult | None = None
+        self._refused: ApplicationError | None = None
 
     # ---- main line ----------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseView:
         async with self._lock:
-            if inp.adopt and workflow.patched("adopt-legacy-case"):
-                await self._execute(Adopt(actor=SYSTEM_ACTOR))
-            else:
-                await self._execute(inp.submission())
+            try:
+                if inp.adopt and workflow.patched("adopt-legacy-case"):
+                    self._registered = await self._execute(Adopt(actor=SYSTEM_ACTOR))
+                else:
+                    self._registered = await self._execute(inp.submission())
+            except ApplicationError as e:  # refused: answer a waiting registration Update, then fail as before
+                self._refused = e
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                raise
         while not self._view().is_closed:
             if self._view().status is CaseStatus.DELIVERED:  # only if a crash cut the deliver step short
                 async with self._lock:
@@ -165,8 +176,10 @@ class CaseWorkflow:
                 self._log().error("case.timer.refused", timer=kind, reason=str(e))
                 self._failed_timers.add((kind, due))
 
-    async def _execute(self, request: Any) -> StepResult:
-        """Run one command on the case aggregate; the command id is stable across activity retries."""
+    async def _execute(self, request: Any, then: str | None = None) -> StepResult:
+        """Run one command on the case aggregate; the command id is stable across activity retries.
+
+        ``then`` names a step the same command takes at once afterwards, as the system (one save)."""
         step = SUBMIT if not isinstance(request, StepRequest) else request.step.value
         self._seq += 1
         info = workflow.info()
@@ -177,6 +190,7 @@ class CaseWorkflow:
             rules=self._input.rules,
             step=step,
             request=request,
+            then=then,
         )
         timeout = COMMAND_TIMEOUT if workflow.patched(SHORT_COMMAND_TIMEOUT_PATCH) else ACTIVITY_TIMEOUT
         try:
@@ -185,7 +199,7 @@ class CaseWorkflow:
                 cmd,
                 start_to_close_timeout=timeout,
                 retry_policy=ACTIVITY_RETRY,
-                summary=step,
+                summary=step if then is None else f"{step}+{then}",
             )
         except ActivityError as e:
             cause = e.cause
@@ -253,8 +267,10 @@ class CaseWorkflow:
         spec, request = self._decode(name, args)
         async with self._lock:
             self._validate(request)  # again: a timer may have acted while we waited for the lock
+            if spec.then is not None and workflow.patched(ONE_COMMAND_THEN_PATCH):
+                return await self._execute(request, then=spec.then.value)  # 出件 and 办结: one command, one save
             result = await self._execute(request)
-            if spec.then is not None:  # e.g. 出件, then 办结 at once
+            if spec.then is not None:  # cases started before the patch: 出件, then 办结 as a second command
                 result = await self._execute(spec_for(spec.then.value).request(actor=SYSTEM_ACTOR))
             return result
 
@@ -262,6 +278,16 @@ class CaseWorkflow:
     def _check_step(self, name: str, args: Sequence[RawValue]) -> None:
         _, request = self._decode(name, args)
         self._validate(request)
+
+    @workflow.update(name=REGISTRATION_UPDATE)
+    async def registration(self) -> StepResult:
+        """Answers once the case is registered (or refused): the submission's Update-with-Start, so a
+        submission is one round trip instead of a start and a polled query."""
+        await workflow.wait_condition(lambda: self._registered is not None or self._refused is not None)
+        if self._registered is None:
+            assert self._refused is not None
+            raise ApplicationError(self._refused.message, type=self._refused.type, non_retryable=True)
+        return self._registered
 
     # ---- query --------------------------------------------------------------------------------
 

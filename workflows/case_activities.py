@@ -56,4 +56,6 @@ class CaseActivities:
         if isinstance(request, SubmitCase):
             return self.app.submit(request, at=cmd.at, command_id=cmd.command_id, rules=cmd.rules)
         assert isinstance(request, StepRequest)
-        return self.app.execute(cmd.case_no, request, at=cmd.at, command_id=cmd.command_id, rules=cmd.rules)
+        return self.app.execute(
+            cmd.case_no, request, at=cmd.at, command_id=cmd.command_id, rules=cmd.rules, then=cmd.follow_on()
+        )

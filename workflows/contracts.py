@@ -16,10 +16,12 @@ from temporalio.converter import value_to_type
 
 from domain.cases.model import CaseView, TimeRules
 from domain.cases.steps import StepRequest, SubmitCase, spec_for
-from domain.staff import Actor
+from domain.staff import SYSTEM_ACTOR, Actor
+from workflows.converter import TYPE_CONVERTERS
 
 TASK_QUEUE = "oneseal-cases"
 SUBMIT = "submit"
+REGISTRATION_UPDATE = "registration"  # answers once the case is registered: submitted by Update-with-Start
 
 
 def case_workflow_id(case_no: str) -> str:
@@ -61,12 +63,17 @@ class CaseCommand:
     rules: TimeRules
     step: str  # "submit" or a Step: the request's type tag
     request: Any  # the step's typed request (SubmitCase for "submit"); JSON on the wire
+    then: str | None = None  # a step the same command takes at once afterwards, as the system (出件 → 办结)
 
     def typed(self) -> SubmitCase | StepRequest:
         if isinstance(self.request, SubmitCase | StepRequest):
             return self.request
         kind: type[Any] = SubmitCase if self.step == SUBMIT else spec_for(self.step).request
-        return value_to_type(kind, self.request, [])  # type: ignore[no-any-return]
+        return value_to_type(kind, self.request, TYPE_CONVERTERS)  # type: ignore[no-any-return]
+
+    def follow_on(self) -> StepRequest | None:
+        """The ``then`` step's request, taken by the system in the same command."""
+        return None if self.then is None else spec_for(self.then).request(actor=SYSTEM_ACTOR)
 
 
 @dataclass(frozen=True)

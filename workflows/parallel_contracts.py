@@ -14,6 +14,7 @@ from temporalio.converter import value_to_type
 from domain.parallel.codec import view_from_json
 from domain.parallel.steps import ProjectRequest, RegisterProject, spec_for
 from domain.parallel.view import ProjectView
+from workflows.converter import TYPE_CONVERTERS
 
 REGISTER = "register"
 LOAD = "load"  # adopt: read the project as it stands, record nothing
@@ -50,7 +51,7 @@ class ProjectCommand:
         if isinstance(self.request, RegisterProject | ProjectRequest):
             return self.request
         kind: type[Any] = RegisterProject if self.step == REGISTER else spec_for(self.step).request
-        return value_to_type(kind, self.request, [])  # type: ignore[no-any-return]
+        return value_to_type(kind, self.request, TYPE_CONVERTERS)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

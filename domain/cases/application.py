@@ -157,14 +157,22 @@ class CaseApplication(Application[Any]):
         return CommandOutcome(out.aggregate.view(), out.recorded, out.notification_id)
 
     def execute(
-        self, case_no: str, req: StepRequest, *, at: datetime, command_id: str, rules: TimeRules
+        self,
+        case_no: str,
+        req: StepRequest,
+        *,
+        at: datetime,
+        command_id: str,
+        rules: TimeRules,
+        then: StepRequest | None = None,
     ) -> CommandOutcome:
         """One step on one case, exactly once (``domain.handlers.execute``).
 
         Acceptance (by staff or deemed by law) first moves a case whose matter changed authority since
         it was submitted (``Case.reroute``, the same save): the authority valid at acceptance handles
         the case to its end. A decision of a programme item's bureau opens the origin department's
-        supervision task in the same save (审管联动)."""
+        supervision task in the same save (审管联动). ``then`` is a step the system takes at once
+        afterwards in the same save (出件, then 办结), under the command id ``{command_id}/then``."""
         req = replace(req, actor=self._actor(req.actor))
         ctx = self._context(at, command_id, rules)
 
@@ -172,6 +180,8 @@ class CaseApplication(Application[Any]):
             if isinstance(req, Accept):
                 self._reroute_if_needed(case, ctx)
             case.take(req, ctx)
+            if then is not None:
+                case.take(then, replace(ctx, command_id=f"{command_id}/then"))
 
         also_save = (lambda case: self._supervision_task(case, req, ctx)) if isinstance(req, Decide) else None
         out: Outcome[Case] = execute(

@@ -32,7 +32,7 @@ async def test_commands_of_a_new_case_have_the_short_timeout(stack: Stack) -> No
     history = await handle.fetch_history()
     scheduled = [e.activity_task_scheduled_event_attributes for e in history.events
                  if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]  # fmt: skip
-    assert len(scheduled) == 5  # submit, accept, decide, deliver, complete
+    assert len(scheduled) == 4  # submit, accept, decide, deliver (+ complete, one command: one-command-then)
     assert {a.start_to_close_timeout.ToTimedelta() for a in scheduled} == {COMMAND_TIMEOUT}
     markers = [e.marker_recorded_event_attributes for e in history.events
                if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]  # fmt: skip

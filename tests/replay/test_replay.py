@@ -30,6 +30,7 @@ BRANCHES = {
     "rerouted_at_acceptance",  # the matter changed authority between submission and acceptance
     "supervision_task",  # the supervision-task patch: a bureau decision starts SupervisionWorkflow
     "short_command_timeout",  # the short-command-timeout patch: 10 s start-to-close per command
+    "one_command_then",  # submitted by Update-with-Start; the one-command-then patch: 出件 + 办结 in one command
 }
 PARALLEL_BRANCHES = {
     "all_agree",
