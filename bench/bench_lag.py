@@ -2,7 +2,10 @@
 (issue 10 items 3 and 7). Not a test: run it and copy the printed lines into docs/performance.md.
 
     .venv/bin/python -m bench.bench_lag soak [MINUTES] [CONCURRENCY]        # one stack; default 30 min, 4
-    .venv/bin/python -m bench.bench_lag idle [MINUTES] [IDLES] [CONCURRENCY]  # a stack per leg, e.g. 0.2,0.05,0.2
+    .venv/bin/python -m bench.bench_lag idle [MINUTES] [LEGS] [CONCURRENCY]   # a stack per leg, e.g. 0.2,0.05,0.2
+
+A leg of ``idle`` is ONESEAL_PROJECTOR_IDLE, or ``REF:IDLE`` to run the whole stack on the code of git REF
+(``git archive`` put first on PYTHONPATH): the same-run baseline of a change to the projector.
 
 Each run starts the real embedded stack (`oneseal up` in a fresh data directory: the Temporal dev server, the
 worker, the projector and the web app, each a process of its own, supervised as in production) and drives it
@@ -39,6 +42,7 @@ from typing import Any
 from bench.timing import pct
 
 PY = sys.executable
+REPO = Path(__file__).resolve().parents[1]
 SAMPLE_EVERY = 0.02
 RSS_EVERY = 30.0
 SCALE = 0.005  # about 430 cases of the scenario month per drive; drives follow one another
@@ -186,18 +190,34 @@ def slope(points: list[tuple[float, float]]) -> float:
     return 0.0 if den == 0 else sum((x - mx) * (y - my) for x, y in points) / den * 3600
 
 
-def run(minutes: float, concurrency: int, idle: float | None, tag: str) -> dict[str, Any]:
+def archive(ref: str) -> Path:
+    """The code of git ``ref`` in a directory of its own (a same-run baseline of code before a change)."""
+    d = Path(tempfile.mkdtemp(prefix=f"bench-lag-{ref}-"))
+    tar = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(d)], input=tar, check=True)
+    return d
+
+
+def run(
+    minutes: float, concurrency: int, idle: float | None, tag: str, idle_tail: float = 0, ref: str | None = None
+) -> dict[str, Any]:
     from tests.faults.support import Drive, Up, embedded_env
 
-    with tempfile.TemporaryDirectory(prefix=f"bench-lag-{tag}-") as d:
+    with tempfile.TemporaryDirectory(prefix=f"bench-lag-{tag.replace(' ', '')}-") as d:
         extra = {"ONESEAL_PROJECTOR_IDLE": str(idle)} if idle is not None else {}
+        if ref is not None:  # the stack runs that commit's code: first on the path (and not the checkout's cwd)
+            extra["PYTHONPATH"] = str(archive(ref))
         env = embedded_env(Path(d), **extra)
-        up = Up(env).start()
+        os.chdir(d)  # `python -m` puts the cwd first on the path: the stack's children must not see the checkout
+        try:
+            up = Up(env).start()
+        finally:
+            os.chdir(REPO)
         data = Path(env["ONESEAL_DATA_DIR"])
         samples_file = Path(d) / "samples.txt"
         sampler = subprocess.Popen(
             [PY, "-m", "bench.bench_lag", "_sample", str(data / "events.db"), str(data / "read_models.db"),
-             str(samples_file), str(SAMPLE_EVERY)]
+             str(samples_file), str(SAMPLE_EVERY)], cwd=REPO
         )  # fmt: skip
         load = [os.getloadavg()[0]]
         rss: dict[str, list[tuple[float, float, float]]] = {name: [] for name in CHILDREN}
@@ -250,6 +270,12 @@ def run(minutes: float, concurrency: int, idle: float | None, tag: str) -> dict[
                 k += 1
             take_rss()
             time.sleep(3)  # let the projector finish the last commits before the sampler stops
+            idle_cpu = None
+            if idle_tail:  # what the idle poll costs: the projector's CPU with nothing to project
+                pid = next(c["pid"] for c in up.status()["children"] if c["name"] == "projector")
+                before = proc_stat(pid)[1]
+                time.sleep(idle_tail)
+                idle_cpu = (proc_stat(pid)[1] - before) / idle_tail
         finally:
             sampler.terminate()
             sampler.wait(10)
@@ -261,9 +287,9 @@ def run(minutes: float, concurrency: int, idle: float | None, tag: str) -> dict[
                 db.execute("SELECT count(*) FROM stored_events WHERE topic LIKE '%:Case.Submitted'").fetchone()[0]
             )
     return {
-        "tag": tag, "minutes": minutes, "concurrency": concurrency, "idle": idle, "lag": lag, "rss": rss,
+        "tag": tag, "ref": ref, "minutes": minutes, "concurrency": concurrency, "idle": idle, "lag": lag, "rss": rss,
         "pids": {k: sorted(v) for k, v in pids.items()}, "restarts": restarts, "drives": drives,
-        "submitted": submitted, "load": load,
+        "submitted": submitted, "load": load, "idle_cpu": idle_cpu,
     }  # fmt: skip
 
 
@@ -279,7 +305,8 @@ def print_lag(r: dict[str, Any]) -> None:
     lag = r["lag"]
     load = r["load"]
     print(
-        f"[{r['tag']}] projector idle poll {r['idle'] if r['idle'] is not None else 'default'} s, "
+        f"[{r['tag']}] {'code of ' + r['ref'] if r.get('ref') else 'this code'}, "
+        f"projector idle poll {r['idle'] if r['idle'] is not None else 'default'} s, "
         f"{r['minutes']:g} min, {r['submitted']} cases submitted, {lag['events']} events "
         f"({lag.get('rate', 0):.1f} events/s), load {min(load):.1f}–{max(load):.1f}, restarts {r['restarts']}"
     )
@@ -291,7 +318,9 @@ def print_lag(r: dict[str, Any]) -> None:
     proj = r["rss"]["projector"]
     if len(proj) >= 2:
         cpu = proj[-1][2] - proj[0][2]
-        print(f"  projector CPU {cpu:.1f} s over {(proj[-1][0] - proj[0][0]) / 60:.1f} min")
+        print(f"  projector CPU {cpu:.1f} s over {(proj[-1][0] - proj[0][0]) / 60:.1f} min of drive")
+    if r.get("idle_cpu") is not None:
+        print(f"  projector CPU with nothing to project: {r['idle_cpu'] * 100:.2f} % of a core")
 
 
 def print_memory(r: dict[str, Any]) -> None:
@@ -332,12 +361,14 @@ def main() -> None:
         print_memory(r)
     elif cmd == "idle":
         minutes = float(sys.argv[2]) if len(sys.argv) > 2 else 5
-        idles = [float(x) for x in (sys.argv[3] if len(sys.argv) > 3 else "0.2,0.05,0.2").split(",")]
+        # each leg: IDLE, or REF:IDLE to run the stack on the code of git REF (e.g. main:0.2,HEAD:0.05,main:0.2)
+        legs = (sys.argv[3] if len(sys.argv) > 3 else "0.2,0.05,0.2").split(",")
         concurrency = int(sys.argv[4]) if len(sys.argv) > 4 else 4
         print(header(concurrency), flush=True)
         results = []
-        for k, idle in enumerate(idles):
-            results.append(run(minutes, concurrency, idle, f"leg {k + 1}"))
+        for k, leg in enumerate(legs):
+            ref, _, idle = leg.rpartition(":")
+            results.append(run(minutes, concurrency, float(idle), f"leg {k + 1}", idle_tail=60, ref=ref or None))
             print_lag(results[-1])
         out.write_text(json.dumps(results, ensure_ascii=False))
         print(header(concurrency))
