@@ -50,7 +50,7 @@ def main(standby: bool = False) -> int:
     settings = boot.settings
     configure_logging(settings.log_format)
     batch = int(os.environ.get("ONESEAL_PROJECTION_BATCH", "5000"))
-    idle = float(os.environ.get("ONESEAL_PROJECTOR_IDLE", "0.2"))  # caught up: look at the log again this often
+    idle = float(os.environ.get("ONESEAL_PROJECTOR_IDLE", "0.05"))  # caught up: look at the store's head this often
     engine = make_engine(settings.read_model_url)
     stop = StopFlag()  # not threading.Event: setting one from a signal handler can deadlock
     stop_on_signals(stop)
