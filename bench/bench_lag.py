@@ -190,9 +190,10 @@ def slope(points: list[tuple[float, float]]) -> float:
     return 0.0 if den == 0 else sum((x - mx) * (y - my) for x, y in points) / den * 3600
 
 
-def archive(ref: str) -> Path:
+def archive(ref: str, under: Path) -> Path:
     """The code of git ``ref`` in a directory of its own (a same-run baseline of code before a change)."""
-    d = Path(tempfile.mkdtemp(prefix=f"bench-lag-{ref}-"))
+    d = under / f"code-{ref}"
+    d.mkdir()
     tar = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(d)], input=tar, check=True)
     return d
@@ -206,7 +207,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix=f"bench-lag-{tag.replace(' ', '')}-") as d:
         extra = {"ONESEAL_PROJECTOR_IDLE": str(idle)} if idle is not None else {}
         if ref is not None:  # the stack runs that commit's code: first on the path (and not the checkout's cwd)
-            extra["PYTHONPATH"] = str(archive(ref))
+            extra["PYTHONPATH"] = str(archive(ref, Path(d)))
         env = embedded_env(Path(d), **extra)
         os.chdir(d)  # `python -m` puts the cwd first on the path: the stack's children must not see the checkout
         try:
