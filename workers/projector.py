@@ -50,6 +50,7 @@ def main(standby: bool = False) -> int:
     settings = boot.settings
     configure_logging(settings.log_format)
     batch = int(os.environ.get("ONESEAL_PROJECTION_BATCH", "5000"))
+    idle = float(os.environ.get("ONESEAL_PROJECTOR_IDLE", "0.05"))  # caught up: look at the store's head this often
     engine = make_engine(settings.read_model_url)
     stop = StopFlag()  # not threading.Event: setting one from a signal handler can deadlock
     stop_on_signals(stop)
@@ -78,7 +79,7 @@ def main(standby: bool = False) -> int:
             CountingRunner(boot.store, engine, make(), batch_size=batch) for make in PROJECTIONS.values()
         ]
         watch = CorruptionWatch(settings.read_model_url, float(os.environ.get("ONESEAL_READ_MODEL_CHECK", "60")), stop)
-        run_all(runners, stop)
+        run_all(runners, stop, idle_sleep=idle)
     PROJECTOR_ACTIVE.set(0)
     if watch.found:  # exit: `up` (or any supervisor) restarts us, and the start moves the file aside and rebuilds
         log.error("projector.read_model_corrupt", url=settings.read_model_url, reason=watch.found, restarting=True)
