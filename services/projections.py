@@ -23,6 +23,8 @@ from projections.transfer import TransferProjection
 from services.errors import READ_MODEL_REBUILD_HINT, ReadModelStale, ReadModelUnreadable
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from services.bootstrap import Bootstrap
 
 # Every read model the projector keeps up to date, by name (each with its own tracking position and lease).
@@ -47,6 +49,7 @@ class ProjectionStatus:
 class ProjectionService:
     def __init__(self, boot: Bootstrap) -> None:
         self.boot = boot
+        self._runners: dict[str, ProjectionRunner] = {}  # ensure_fresh's, per read model (see _fresh_runner)
 
     def status(self) -> list[ProjectionStatus]:
         self.boot.require_data()
@@ -59,6 +62,15 @@ class ProjectionService:
         if name not in PROJECTIONS:
             raise InvalidValue(f"未知的投影「{name}」，可选：{'、'.join(PROJECTIONS)}", field="name")
         return ProjectionRunner(self.boot.store, self.boot.read_models, PROJECTIONS[name]())
+
+    def _fresh_runner(self, name: str, engine: Engine) -> ProjectionRunner:
+        """The runner ensure_fresh catches up with, made once per read model and engine: making one checks the
+        schema (CREATE TABLE IF NOT EXISTS and the fingerprint), which the weekly snapshots, each bringing the
+        case read model to the head, paid every time."""
+        runner = self._runners.get(name)
+        if runner is None or runner.engine is not engine:
+            runner = self._runners[name] = self.runner(name)
+        return runner
 
     def check_file(self) -> None:
         """Refuse with READ_MODEL_UNREADABLE when SQLite calls the read-model file malformed."""
@@ -117,7 +129,7 @@ class ProjectionService:
         position = tracking_position(engine, name)
         if position >= head:
             return ProjectionStatus(name, position, head)
-        runner = self.runner(name)
+        runner = self._fresh_runner(name, engine)
         try:
             with lease(engine, name):
                 runner.catch_up(until=head)

@@ -259,7 +259,7 @@ class TransferService:
     def programme_code(self, programme: str | None) -> str:
         """The programme named, or the only one there is."""
         if programme:
-            self.commands.programme(programme)
+            self.commands.require_programme(programme)
             return programme
         known = self.programmes()
         if len(known) == 1:
@@ -325,6 +325,7 @@ class TransferService:
         handle = client.get_workflow_handle(workflow_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + NOT_READY_WAIT if deadline is None else deadline
+        delay = 0.1
         try:
             while True:
                 try:
@@ -333,7 +334,10 @@ class TransferService:
                     error = domain_error(e) or DomainError(f"办理失败：{e}")
                     if error.code != "TRANSFER_NOT_READY" or loop.time() > deadline:
                         raise error from None
-                await asyncio.sleep(0.1)  # the workflow is reading its state: ask again
+                # The workflow is reading its state or running a system step (a cut-over, a snapshot catching up
+                # on past weeks): ask again, less often the longer it takes (every refusal is a workflow task).
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 1.0)
         except RPCError as e:
             if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
                 error = gone()
@@ -346,7 +350,10 @@ class TransferService:
     def _item_gone(self, programme: str, code: str) -> DomainError:
         """No running item workflow: say why, from the store."""
         item = self.commands.item(programme, code)
-        if item.status is ItemStatus.SCHEDULED and item.batch in self.commands.programme(programme).opened_batches:
+        if (
+            item.status is ItemStatus.SCHEDULED
+            and item.batch in self.commands.programme_state(programme).opened_batches
+        ):
             return DomainError("事项流程正在启动，请稍后再试", code="TRANSFER_NOT_READY")
         if item.status in (ItemStatus.CATALOGUED, ItemStatus.SCHEDULED):
             return TransferIllegalTransition(

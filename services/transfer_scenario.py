@@ -223,15 +223,23 @@ class TransferScenarioService:
         order = sorted(plan.items, key=lambda i: i.batch)  # the order the programme starts them
 
         async def one(n: int, code: str) -> tuple[int, int]:
-            item: LicenceItem = self.boot.store.repository.get(item_id(plan.code, code))  # once: what is left
+            iid = item_id(plan.code, code)
+            item: LicenceItem = self.boot.store.repository.get(iid)  # what is left
             if item.status in DONE_STATUSES:
                 return 0, 0  # decided by an earlier run (or taken off the list)
             signed = 0
             if item.status in BEFORE_HANDOVER or item.status is ItemStatus.HANDOVER:
+                # The programme starts the item workflows 20 at a time and each opens its handover itself: watch
+                # the stored item for that instead of asking a workflow that is not there yet (every refused step
+                # is an RPC, a workflow task and a store read; 48 items asking at once kept the worker busy).
+                item = await self._stored(iid, lambda i: i.status not in BEFORE_HANDOVER, deadline)
                 day = cut[item.batch or 1] - timedelta(days=7)  # the handover week before the batch's cut-over
                 signers = ((Party.ORIGIN, origin[item.origin]), (Party.BUREAU, bureau[n % len(bureau)]))
                 todo = [(p, a, sum(1 for e in ChecklistEntry if item.checklist[e].get(p) is None)) for p, a in signers]
                 signed = await self._sign(transfer, plan.code, code, [t for t in todo if t[2]], beijing(day), deadline)
+            # Likewise the cut-over: the workflow takes it by itself once the last sign-off is in.
+            await self._stored(iid, lambda i: i.status not in BEFORE_HANDOVER and i.status is not ItemStatus.HANDOVER,
+                               deadline)  # fmt: skip
             decision, reason = mk.outcome_of(code)
             # The item workflow cuts over by itself once the last sign-off is in (its batch's moment is past);
             # until then the decision is refused as "still in handover": ask again.
@@ -300,6 +308,17 @@ class TransferScenarioService:
                 continue
             done += entries
         return done
+
+    async def _stored(self, iid: Any, ready: Callable[[LicenceItem], bool], deadline: float) -> LicenceItem:
+        """The stored item once ``ready`` (its workflow acts asynchronously), or as it is at ``deadline``: the
+        step that follows then says what is wrong."""
+        delay = 0.1
+        while True:
+            item: LicenceItem = self.boot.store.repository.get(iid)
+            if ready(item) or time.monotonic() > deadline:
+                return item
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
 
     async def _until(self, ready: Callable[[], bool], wait: float, message: str) -> None:
         """Poll the store until ``ready`` (workflows act asynchronously) or refuse with ``message``."""

@@ -40,12 +40,13 @@ WORKFLOWS: list[type] = [
 
 
 def trial_figures_from(boot: Bootstrap) -> FiguresSource:
-    """The weekly snapshot's figures: the case read model brought up to the store's head first."""
-    from projections.transfer_figures import trial_figures
+    """The weekly snapshot's figures of every due week: the case read model brought up to the store's head
+    once, then one read of the item's cases over all the weeks."""
+    from projections.transfer_figures import trial_figures_of
 
-    def figures(**window: object) -> object:
+    def figures(**query: object) -> object:
         boot.projections.ensure_fresh("cases")
-        return trial_figures(boot.read_models, calendar=boot.store.calendar, **window)  # type: ignore[arg-type]
+        return trial_figures_of(boot.read_models, calendar=boot.store.calendar, **query)  # type: ignore[arg-type]
 
     return figures  # type: ignore[return-value]
 

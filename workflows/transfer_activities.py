@@ -1,8 +1,9 @@
 """The one thin, idempotent activity of the transfer workflows: one command through ``TransferCommands``.
 
-The weekly snapshot (step ``snapshot``) reads each due week's trial figures from the read models
-(``projections.transfer_figures``) through the ``figures`` function the worker wires, then records
-them on the item in one save.
+The weekly snapshot (step ``snapshot``) reads every due week's trial figures from the read models in one
+call (``projections.transfer_figures.trial_figures_of`` through the ``figures`` function the worker wires:
+the read model brought to the store's head once, one read of the item's cases), then records them on the
+item in one save.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from workflows.transfer_contracts import TransferCommand, TransferResult
 
 log = structlog.get_logger("oneseal.activities")
 
-# (matter_code, department, region, start, end) -> the figures of that window; None: not wired
-FiguresSource = Callable[..., TrialFigures]
+# (matter_code, department, region, windows: [(start, end), ...]) -> the figures of each window, in order
+FiguresSource = Callable[..., list[TrialFigures]]
 
 
 class TransferActivities:
@@ -123,16 +124,12 @@ class TransferActivities:
             raise ApplicationError("工作进程未配置读模型，无法记录试运行数据", type="TRANSFER_FIGURES_UNAVAILABLE",
                                    non_retryable=True)  # fmt: skip
         start, end = state.trial_window()
-        figures = [
-            self.figures(
-                matter_code=item.code,
-                department=item.bureau,
-                region=item.bureau_authority.region,
-                start=max(w, start),
-                end=min(w + timedelta(days=7), end + timedelta(days=1)),
-            )
-            for w in weeks
-        ]
+        figures = self.figures(
+            matter_code=item.code,
+            department=item.bureau,
+            region=item.bureau_authority.region,
+            windows=[(max(w, start), min(w + timedelta(days=7), end + timedelta(days=1))) for w in weeks],
+        )
         figures = [_on_week(f, w) for f, w in zip(figures, weeks, strict=True)]
         o = c.record_figures(cmd.programme, cmd.code, figures, actor=cmd.actor, at=cmd.at, command_id=cmd.command_id)
         return TransferResult(item=o.state, recorded=o.recorded, notification_id=o.notification_id)

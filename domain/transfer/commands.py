@@ -87,6 +87,11 @@ class TransferCommands:
 
     def __init__(self, app: Application[Any]) -> None:
         self.app = app
+        # The programme as last read, for READ-ONLY use (validated against the stream's newest version on every
+        # use): reconstructing it decodes its whole plan (every item), and item steps, sign-offs and the
+        # services' checks would otherwise do that once or more per call.
+        self._read: dict[str, TransferProgramme] = {}
+        self._states: dict[str, ProgrammeState] = {}
 
     @classmethod
     def over(cls, app: Any) -> TransferCommands:
@@ -259,7 +264,7 @@ class TransferCommands:
         actor = self.actor(actor)
 
         def act(item: LicenceItem) -> None:
-            item.open_handover(self._programme(programme), actor=actor, at=at, command_id=command_id)
+            item.open_handover(self._programme_read(programme), actor=actor, at=at, command_id=command_id)
 
         return self._on_item(programme, code, command_id, act)
 
@@ -293,7 +298,7 @@ class TransferCommands:
 
         def act(item: LicenceItem) -> None:
             others.clear()
-            p = self._programme(programme)
+            p = self._programme_read(programme)
             item.check_cut_over(p)
             effective = self.effective_cut_over(item, p)
             item.cut_over(p, effective_from=effective, actor=actor, at=at, command_id=command_id)
@@ -357,7 +362,7 @@ class TransferCommands:
             others.clear()
             item.decide(decision, reason=reason, new_end=new_end, actor=actor, at=at, command_id=command_id)
             if item.status is ItemStatus.ROLLED_BACK:
-                p = self._programme(programme)
+                p = self._programme_read(programme)
                 others.extend(
                     self._wind_back(p, item, RoutingCause.ROLL_BACK, approved_by=approved_by or p.approved_by,
                                     reason=reason, actor=actor, at=at, command_id=command_id)
@@ -380,11 +385,24 @@ class TransferCommands:
         return self._programme(code)
 
     def programme_state(self, code: str) -> ProgrammeState:
-        return ProgrammeState.of(self._programme(code))
+        p = self._programme_read(code)
+        state = self._states.get(code)
+        if state is None or state.version != p.version:
+            state = self._states[code] = ProgrammeState.of(p)
+        return state
+
+    def require_programme(self, code: str) -> None:
+        """Refuse an unknown programme (one indexed read, nothing decoded)."""
+        if self._head(code) is None:
+            raise self._no_programme(code)
 
     def item(self, programme: str, code: str) -> LicenceItem:
-        self._programme(programme)
-        return self._item(programme, code)
+        try:
+            item: LicenceItem = self.app.repository.get(item_id(programme, code))
+        except AggregateNotFoundError:
+            self.require_programme(programme)  # an unknown programme is named before an unknown item
+            raise self._no_item(programme, code) from None
+        return item
 
     def item_state(self, programme: str, code: str) -> ItemState:
         return ItemState.of(self.item(programme, code))
@@ -412,6 +430,22 @@ class TransferCommands:
             p: TransferProgramme = self.app.repository.get(programme_id(code))
         except AggregateNotFoundError:
             raise self._no_programme(code) from None
+        return p
+
+    def _head(self, code: str) -> int | None:
+        """The programme stream's newest version, None when there is no such programme (one indexed read)."""
+        newest = self.app.recorder.select_events(programme_id(code), desc=True, limit=1)
+        return newest[0].originator_version if newest else None
+
+    def _programme_read(self, code: str) -> TransferProgramme:
+        """The programme for reading only (never change or save it): the copy last read while the stream's newest
+        version is still the same, else read again."""
+        head = self._head(code)
+        if head is None:
+            raise self._no_programme(code)
+        p = self._read.get(code)
+        if p is None or p.version != head:
+            p = self._read[code] = self._programme(code)
         return p
 
     def _item(self, programme: str, code: str) -> LicenceItem:
@@ -472,7 +506,7 @@ class TransferCommands:
         self, programme: str, code: str, command_id: str, act: Callable[[LicenceItem], None],
         also_save: Callable[[LicenceItem], list[Any]] | None = None,
     ) -> ItemOutcome:  # fmt: skip
-        self._programme(programme)
+        self.require_programme(programme)
         out = execute(self.app, item_id(programme, code), command_id, act,
                       missing=lambda: self._no_item(programme, code), also_save=also_save)  # fmt: skip
         return ItemOutcome(ItemState.of(out.aggregate), out.recorded, out.notification_id)
