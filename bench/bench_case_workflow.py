@@ -46,6 +46,7 @@ from bench.baseline_workflow import (
     SqliteCommitRows,
     bench_noop,
 )
+from bench.timing import _bounded, pct
 from domain.cases.steps import Accept, Decide, Deliver
 from domain.staff import default_staff
 from services.bootstrap import Bootstrap
@@ -58,20 +59,6 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 MATTER = "513221-SCJG-001"
 CONCURRENCY = 50
-
-
-async def _bounded(n: int, fn) -> list[float]:  # type: ignore[no-untyped-def]
-    sem = asyncio.Semaphore(CONCURRENCY)
-    latencies: list[float] = []
-
-    async def one(i: int) -> None:
-        async with sem:
-            t = time.perf_counter()
-            await fn(i)
-            latencies.append(time.perf_counter() - t)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return sorted(latencies)
 
 
 async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
@@ -90,7 +77,7 @@ async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
         activity_executor=ThreadPoolExecutor(16),
     ):
         t = time.perf_counter()
-        lat = await _bounded(n, one)
+        lat = await _bounded(n, CONCURRENCY, one)
         return time.perf_counter() - t, lat
 
 
@@ -116,7 +103,7 @@ async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, lis
         max_concurrent_activities=16,
     ):
         t = time.perf_counter()
-        lat = await _bounded(n, one)
+        lat = await _bounded(n, CONCURRENCY, one)
         elapsed = time.perf_counter() - t
     with sqlite3.connect(commit.path) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
@@ -152,7 +139,7 @@ async def same_shape_now(client: Client, n: int, data_dir: Path) -> tuple[float,
         max_concurrent_activities=16,
     ):
         t = time.perf_counter()
-        lat = await _bounded(n, one)
+        lat = await _bounded(n, CONCURRENCY, one)
         elapsed = time.perf_counter() - t
     with sqlite3.connect(commit.path) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
@@ -185,14 +172,10 @@ async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[flo
 
     async with build_worker(client, app, queue):
         t = time.perf_counter()
-        lat = await _bounded(n, one)
+        lat = await _bounded(n, CONCURRENCY, one)
         elapsed = time.perf_counter() - t
     assert sum(1 for _ in app.iter_case_numbers()) == n
     return elapsed, lat
-
-
-def pct(lat: list[float], p: float) -> float:
-    return lat[min(len(lat) - 1, int(p * len(lat)))]
 
 
 def load() -> float:
