@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,9 +43,18 @@ if TYPE_CHECKING:
 
 
 class Bootstrap:
-    def __init__(self, settings: Settings | None = None, *, client: Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        client: Client | None = None,
+        before_connect: Callable[[], None] | None = None,
+    ) -> None:
+        """``before_connect`` runs once, just before the Temporal client is made (the CLI sets the SDK's
+        default runtime there): a process that never talks to Temporal never starts the SDK's runtime."""
         self.settings = settings or Settings.from_env()
         self._client = client
+        self._before_connect = before_connect
 
     # ---- infrastructure -----------------------------------------------------------------------
 
@@ -111,6 +121,8 @@ class Bootstrap:
             from temporalio.client import Client
             from temporalio.service import RPCError
 
+            if self._before_connect is not None:
+                self._before_connect()
             target = self.settings.temporal_target
             try:
                 self._client = await asyncio.wait_for(

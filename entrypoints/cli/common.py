@@ -44,9 +44,8 @@ def boot() -> Bootstrap:
     from services.bootstrap import Bootstrap
     from workers.logging import configure_logging, quiet_temporal_core
 
-    b = Bootstrap()
+    b = Bootstrap(before_connect=quiet_temporal_core)  # the SDK's runtime only for a command that connects
     configure_logging(b.settings.log_format, level=40)  # staff see results, not log lines
-    quiet_temporal_core()
     return b
 
 
