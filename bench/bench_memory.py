@@ -83,7 +83,8 @@ async def bench_worker(n: int, budget: float) -> None:
     from services.settings import Settings
     from workers.logging import configure_logging
     from workflows.case import CaseWorkflow
-    from workflows.contracts import CaseInput, case_workflow_id
+    from workflows.contracts import CaseInput
+    from workflows.names import case_workflow_id
     from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
     configure_logging("console", level=40)

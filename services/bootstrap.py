@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
-from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import RPCError, TLSConfig
-
-from domain.cases.application import CaseApplication
-from projections.runner import ReadModelOutdated, ensure_schema, make_engine
 from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable
 from services.settings import Settings
-from workflows.converter import DATA_CONVERTER
 
+# The SDKs, the store's application and the projections are imported where they are first used: a CLI
+# command that only parses its arguments, reads the read models or asks `oneseal status` must not pay
+# for the Temporal client (~0.25 s of CPU), SQLAlchemy or the aggregates it never touches.
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from temporalio.client import Client
+    from temporalio.runtime import Runtime
+    from temporalio.service import TLSConfig
+
+    from domain.cases.application import CaseApplication
     from services.auth import CaseAccess
     from services.calendar import CalendarService
     from services.cases import CaseService
@@ -42,9 +43,18 @@ if TYPE_CHECKING:
 
 
 class Bootstrap:
-    def __init__(self, settings: Settings | None = None, *, client: Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        client: Client | None = None,
+        before_connect: Callable[[], None] | None = None,
+    ) -> None:
+        """``before_connect`` runs once, just before the Temporal client is made (the CLI sets the SDK's
+        default runtime there): a process that never talks to Temporal never starts the SDK's runtime."""
         self.settings = settings or Settings.from_env()
         self._client = client
+        self._before_connect = before_connect
 
     # ---- infrastructure -----------------------------------------------------------------------
 
@@ -61,6 +71,8 @@ class Bootstrap:
     @cached_property
     def store(self) -> CaseApplication:
         """The event store and its command handlers (one per process: its pool closes with it)."""
+        from domain.cases.application import CaseApplication
+
         s = self.settings
         if s.event_store == "sqlite":
             Path(s.event_store_url).parent.mkdir(parents=True, exist_ok=True)
@@ -85,9 +97,13 @@ class Bootstrap:
 
     @cached_property
     def read_models(self) -> Engine:
-        engine = make_engine(self.settings.read_model_url)
+        from sqlalchemy.exc import DatabaseError, OperationalError
+
+        from domain.cases.application import CaseApplication
+        from projections.runner import ReadModelOutdated, ensure_schema, make_engine
         from services.projections import PROJECTIONS
 
+        engine = make_engine(self.settings.read_model_url)
         try:
             for make in PROJECTIONS.values():
                 ensure_schema(engine, make(), CaseApplication.name)
@@ -102,6 +118,11 @@ class Bootstrap:
 
     async def temporal(self) -> Client:
         if self._client is None:
+            from temporalio.client import Client
+            from temporalio.service import RPCError
+
+            if self._before_connect is not None:
+                self._before_connect()
             target = self.settings.temporal_target
             try:
                 self._client = await asyncio.wait_for(
@@ -202,6 +223,8 @@ def temporal_runtime(settings: Settings) -> Runtime | None:
     None for the default runtime. Made once per process: the exporter binds its port."""
     if not settings.temporal_metrics_port:
         return None
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
     address = f"{settings.metrics_host}:{settings.temporal_metrics_port}"
     if address not in _RUNTIMES:
         _RUNTIMES[address] = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
@@ -212,6 +235,7 @@ def temporal_tls(settings: Settings) -> TLSConfig | bool:
     """TLS towards an external cluster or Temporal Cloud: the server's CA, a client certificate (mTLS)."""
     if not settings.temporal_tls:
         return False
+    from temporalio.service import TLSConfig
 
     def read(path: str) -> bytes | None:
         return Path(path).read_bytes() if path else None
@@ -226,6 +250,8 @@ def temporal_tls(settings: Settings) -> TLSConfig | bool:
 
 def temporal_connect_options(settings: Settings) -> dict[str, Any]:
     """Everything ``Client.connect`` takes from the settings besides the address (every process uses it)."""
+    from workflows.converter import DATA_CONVERTER
+
     options: dict[str, Any] = {
         "namespace": settings.temporal_namespace,
         "tls": temporal_tls(settings),

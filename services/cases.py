@@ -14,17 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from temporalio.client import (
-    WithStartWorkflowOperation,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
-
 from domain.calendar import SHANGHAI
 from domain.cases.application import TimelineEntry
 from domain.cases.case import Case, StepContext
@@ -36,12 +25,17 @@ from domain.text import check_case_no
 from projections.queries import CaseQuery, CaseRow, Page, WorkItem, search_cases, wait_for_case, worklist_for
 from projections.runner import ReadModelTimeout
 from services.errors import CaseRegisterTimeout, TemporalUnreachable
-from services.metrics import timed_step
-from workflows.case import CaseProgress, CaseWorkflow
-from workflows.contracts import REGISTRATION_UPDATE, CaseInput, StepResult, case_workflow_id
+from services.timing import timed_step
+from workflows.names import case_workflow_id
 
+# The Temporal SDK and the case workflow are imported by the commands that send to Temporal: the reads
+# (list, show, history, worklist: most CLI calls and web pages) never load them.
 if TYPE_CHECKING:
+    from temporalio.client import WorkflowHandle
+    from temporalio.service import RPCError
+
     from services.bootstrap import Bootstrap
+    from workflows.case import CaseProgress
 
 __all__ = ["CaseDetail", "CaseQuery", "CaseService", "Done", "domain_error", "new_case_no"]
 
@@ -61,6 +55,8 @@ def new_case_no(region_code: str, at: datetime | None = None) -> str:
 
 def domain_error(exc: BaseException) -> DomainError | None:
     """Find the domain refusal inside Temporal's wrapping (update failed / workflow failed)."""
+    from temporalio.exceptions import ApplicationError
+
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ApplicationError) and cause.type:
@@ -110,6 +106,18 @@ class CaseService:
         read_your_writes: bool = True,
     ) -> Done:
         """收件: check everything the domain would refuse first, then start the case's workflow."""
+        from temporalio.client import (
+            WithStartWorkflowOperation,
+            WorkflowUpdateFailedError,
+            WorkflowUpdateRPCTimeoutOrCancelledError,
+        )
+        from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+        from temporalio.service import RPCError
+
+        from workflows.case import CaseWorkflow
+        from workflows.contracts import REGISTRATION_UPDATE, CaseInput, StepResult
+
         rules = rules or self.settings.rules
         catalogue = self.boot.store.catalogue
         matter = catalogue.get(matter_code)
@@ -171,6 +179,11 @@ class CaseService:
         return await self._visible(result.case, result.notification_id, read_your_writes)
 
     async def wait_registered(self, handle: WorkflowHandle[Any, Any], wait: float) -> CaseView:
+        from temporalio.client import WorkflowFailureError
+        from temporalio.service import RPCError
+
+        from workflows.case import CaseWorkflow
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -198,6 +211,11 @@ class CaseService:
     @timed_step(lambda *a, **k: (k.get("request") or a[2]).step.value)
     async def step(self, case_no: str, request: StepRequest, *, read_your_writes: bool = True) -> Done:
         """One staff step as a Temporal Update; a refusal comes back as the domain's typed error."""
+        from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from workflows.contracts import StepResult
+
         request = await self._fill_defaults(case_no, request)
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(case_workflow_id(case_no))
@@ -219,6 +237,12 @@ class CaseService:
 
     async def adopt(self, case_nos: list[str], *, rules: TimeRules | None = None) -> list[str]:
         """Start a workflow for each open imported case, from its current state; return those started."""
+        from temporalio.common import WorkflowIDConflictPolicy
+        from temporalio.service import RPCError
+
+        from workflows.case import CaseWorkflow
+        from workflows.contracts import CaseInput
+
         client = await self.boot.temporal()
         store = self.boot.store
         started = []
@@ -314,6 +338,8 @@ class CaseService:
         return DomainError(f"办件「{case_no}」的流程未在运行，请检查工作进程", code="CASE_WORKFLOW_MISSING")
 
     def _rpc(self, e: RPCError, what: str) -> DomainError:
+        from temporalio.service import RPCStatusCode
+
         if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or "connect" in str(e).lower():
             target = self.settings.temporal_target
             return TemporalUnreachable(

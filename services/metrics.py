@@ -2,7 +2,7 @@
 
 - Read models, collected on scrape (at most every ``CACHE_SECONDS``): cases by status, overdue open
   cases, worklist sizes, each projection's position and lag in events and seconds.
-- Staff steps, timed in the service layer around their Temporal Update (``timed_step``).
+- Staff steps, timed in the service layer around their Temporal Update (``services.timing.timed_step``).
 - Activities, counted by a worker interceptor (workers/telemetry.py): completions, refusals, failures,
   retries, durations.
 - The projector's role (active or standby) and what it projected: workers/projector.py, in that process only.
@@ -13,11 +13,10 @@ runtime's Prometheus exporter on ``ONESEAL_TEMPORAL_METRICS_PORT`` (services.boo
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client import (
@@ -42,9 +41,6 @@ if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
 
 log = structlog.get_logger("oneseal.metrics")
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 CACHE_SECONDS = 10.0  # a scrape reads the read models at most this often (GROUP BY over every case)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -81,33 +77,6 @@ def outcome_of(error: BaseException | None) -> str:
     if isinstance(error, DomainError) and not isinstance(error, infrastructure):
         return "refused"
     return "error"
-
-
-def timed_step(
-    step_of: Callable[..., str],
-) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
-    """Time a service call that sends one Update (``step_of`` names the step from the call's arguments)."""
-
-    def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-        @functools.wraps(fn)
-        async def timed(*args: P.args, **kwargs: P.kwargs) -> R:
-            started = time.perf_counter()
-            error: BaseException | None = None
-            try:
-                return await fn(*args, **kwargs)
-            except BaseException as e:
-                error = e
-                raise
-            finally:
-                try:
-                    step = step_of(*args, **kwargs)
-                except Exception:
-                    step = "unknown"
-                STEP_SECONDS.labels(step, outcome_of(error)).observe(time.perf_counter() - started)
-
-        return timed
-
-    return decorate
 
 
 # ---- activities ----------------------------------------------------------------------------------

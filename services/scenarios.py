@@ -41,7 +41,7 @@ from services.errors import (
     TemporalUnreachable,
     infra_error,
 )
-from workflows.contracts import case_workflow_id
+from workflows.names import case_workflow_id
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from domain.calendar import DayType
 from domain.cases.model import TimeRules
-from workflows.contracts import TASK_QUEUE
+from workflows.names import TASK_QUEUE
 
 
 def _env(name: str, default: str) -> str:

@@ -166,6 +166,7 @@ class Stack:
         self._phase = "starting"
         self._started_iso = now_iso()
         self._admin_file: Path | None = None
+        self._admin_checked = False
 
     # ---- the run -------------------------------------------------------------------------------
 
@@ -180,7 +181,6 @@ class Stack:
             return EXIT_REFUSED
         stop_on_signals(self._stop)
         try:
-            self._first_admin()
             self._build()
             self._write_state()
             if not self._start_all():
@@ -222,10 +222,17 @@ class Stack:
         self.children.append(web)
 
     def _first_admin(self) -> None:
-        """On a data dir without accounts: one admin, its random password in a file only we can read."""
+        """On a data dir without accounts: one admin, its random password in a file only we can read.
+
+        Once, before the first child that opens the store starts; with the embedded dev server, while it
+        starts (it keeps its own database), so that the store and the password hash (~0.3 s of CPU) do
+        not delay its start."""
         from domain.errors import DomainError
         from services.bootstrap import Bootstrap
 
+        if self._admin_checked:
+            return
+        self._admin_checked = True
         try:
             self._admin_file = Bootstrap(self.settings).identity.ensure_admin()
         except DomainError as e:
@@ -245,7 +252,11 @@ class Stack:
                         f"端口 {'、'.join(map(str, busy))} 已被占用（另一个 OneSeal、Temporal 或其他程序？）："
                         f"请停止它，或设置 {which}"
                     )
+            if child.name != "temporal":
+                self._first_admin()
             child.start()
+            if child.name == "temporal":
+                self._first_admin()
             if child.ports and not self._await_ready(child):
                 return False
         return True

@@ -19,14 +19,8 @@ from domain.cases.steps import StepRequest, SubmitCase, spec_for
 from domain.staff import SYSTEM_ACTOR, Actor
 from workflows.converter import TYPE_CONVERTERS
 
-TASK_QUEUE = "oneseal-cases"
 SUBMIT = "submit"
 REGISTRATION_UPDATE = "registration"  # answers once the case is registered: submitted by Update-with-Start
-
-
-def case_workflow_id(case_no: str) -> str:
-    """One workflow per case, its id derived from the case number."""
-    return f"case-{case_no}"
 
 
 @dataclass(frozen=True)

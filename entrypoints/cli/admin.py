@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from entrypoints.cli.common import boot, command, err, out, print_json, run, safe, table
-from services.identity import DEMO_PASSWORD, DEMO_STAFF, cli_actor
-from services.imports import ImportReport
-from services.projections import PROJECTIONS
-from services.transfer_scenario import TRANSFER_SCENARIOS, TransferScenarioReport
+
+if TYPE_CHECKING:  # the services are imported by the commands that use them (start-up cost)
+    from services.imports import ImportReport
+    from services.transfer_scenario import TransferScenarioReport
 
 import_app = typer.Typer(help="历史数据导入（旧平台迁移）", no_args_is_help=True)
 projections_app = typer.Typer(help="读模型（投影）：状态与重建", no_args_is_help=True)
@@ -100,6 +99,10 @@ def projections_rebuild(
     ] = None,
 ) -> None:
     """清空读模型并从第 0 号事件重放（期间请停止投影进程）；加 --into URL 则建到另一个库，不停机。"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from services.projections import PROJECTIONS
+
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err) as progress:  # fmt: skip
         if into:
@@ -162,6 +165,9 @@ def scenario_load(
 ) -> None:
     """按通报数据生成一个月的历史办件（由种子决定，可重复）并导入；demo-staff：为每个岗位建演示账号；
     maerkang-2020：马尔康市177项事项划转审批局的全过程（交接、切换、试运行、结论）及其前后的办件。"""
+    from services.identity import DEMO_PASSWORD, DEMO_STAFF, cli_actor
+    from services.transfer_scenario import TRANSFER_SCENARIOS
+
     b = boot()
     if name in TRANSFER_SCENARIOS:
         with err.status(f"驱动划转场景 {safe(name)} …") as status:
@@ -192,6 +198,8 @@ def scenario_drive(
     as_json: JsonFlag = False,
 ) -> None:
     """用真实的办件流程（Temporal）和模拟的窗口人员按比例办理本月的演示办件，并核对通报数字。"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
     b = boot()
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   console=err) as progress:  # fmt: skip

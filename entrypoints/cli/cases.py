@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from domain.cases.application import TimelineEntry
 from domain.cases.model import DECISION_OUTCOMES, SUSPENSION_REASONS, CaseStatus, CaseView
 from domain.cases.steps import (
     Accept,
@@ -25,7 +24,10 @@ from domain.cases.steps import (
 from domain.catalogue import MatterKind
 from domain.staff import VIA_CLI, Actor, Post
 from entrypoints.cli.common import boot, code_column, command, due, err, local, out, print_json, run, safe, table
-from services.cases import CaseQuery, Done
+
+if TYPE_CHECKING:  # the services are imported by the commands that use them (start-up cost)
+    from domain.cases.application import TimelineEntry
+    from services.cases import Done
 
 case_app = typer.Typer(help="办件：收件、补正、受理、审查、决定、出件", no_args_is_help=True)
 
@@ -352,6 +354,8 @@ def list_cases(
     as_json: JsonFlag = False,
 ) -> None:
     """办件列表（读模型，最新收件在前）。"""
+    from services.cases import CaseQuery
+
     statuses = (CaseStatus.parse(status).value,) if status else ()
     q = CaseQuery(statuses=statuses, region=region, applicant=applicant, overdue=True if overdue else None, limit=limit)
     page = boot().cases.search(q)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,9 +27,10 @@ from rich.table import Table
 from domain.calendar import SHANGHAI
 from domain.errors import DomainError
 from domain.text import printable
-from services.bootstrap import Bootstrap
 from services.errors import DataDirEmpty, ReadModelUnreadable, StoreUnreachable, TemporalUnreachable, infra_error
-from workers.logging import configure_logging, quiet_temporal_core
+
+if TYPE_CHECKING:
+    from services.bootstrap import Bootstrap
 
 out = Console()
 err = Console(stderr=True)
@@ -38,9 +39,13 @@ INFRA = (TemporalUnreachable, StoreUnreachable, ReadModelUnreadable, DataDirEmpt
 
 
 def boot() -> Bootstrap:
-    b = Bootstrap()
+    """The services, for a command that uses them: imported here, not at start-up, so that ``--help``, a
+    typo or ``status`` never load the Temporal client, SQLAlchemy or structlog (tests/unit/test_cli_imports.py)."""
+    from services.bootstrap import Bootstrap
+    from workers.logging import configure_logging, quiet_temporal_core
+
+    b = Bootstrap(before_connect=quiet_temporal_core)  # the SDK's runtime only for a command that connects
     configure_logging(b.settings.log_format, level=40)  # staff see results, not log lines
-    quiet_temporal_core()
     return b
 
 

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from entrypoints.cli.common import command
-from services.settings import Settings
-from workers.logging import configure_logging
 
 processes_app = typer.Typer()
 
@@ -17,6 +15,8 @@ processes_app = typer.Typer()
 @processes_app.command("up")
 def up() -> None:
     """启动内置全套服务：Temporal 开发服务器、工作进程、投影进程、网页与 API（Ctrl-C 停止）。"""
+    from services.settings import Settings
+    from workers.logging import configure_logging
     from workers.stack import Stack
 
     settings = Settings.from_env()
@@ -27,6 +27,7 @@ def up() -> None:
 @processes_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """运行状态：进程、地址、启动时间、重启次数、读模型滞后（未运行时退出码 3）。"""
+    from services.settings import Settings
     from workers.stack_control import status as stack_status
 
     raise typer.Exit(stack_status(Settings.from_env(), as_json))
@@ -35,6 +36,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] 
 @processes_app.command("down")
 def down(timeout: Annotated[float, typer.Option("--timeout", help="最多等待秒数")] = 10.0) -> None:
     """停止本数据目录上运行的 oneseal up（发送 SIGTERM 并等待其停止）。"""
+    from services.settings import Settings
     from workers.stack_control import down as stack_down
 
     raise typer.Exit(stack_down(Settings.from_env(), timeout))

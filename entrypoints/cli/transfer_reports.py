@@ -15,7 +15,6 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from entrypoints.cli.common import boot, command, emit, local, out, print_json, safe
-from services.transfer_reports import FORMATS, short_department
 
 transfer_reports_app = typer.Typer(no_args_is_help=True)
 transfer_report_group = typer.Typer(no_args_is_help=True)  # its command joins `oneseal report`
@@ -55,6 +54,8 @@ def transfer_status(
 
 
 def print_status(data: dict[str, Any]) -> None:
+    from services.transfer_reports import short_department
+
     p, g = data["programme"], data["progress"]
     o = g["outcomes"]
     region = p["region"]
@@ -120,6 +121,8 @@ def report_transfer(
     include_demo: Annotated[bool, typer.Option("--include-demo", help="划转前后对比包含演示驱动的办件")] = False,
 ) -> None:
     """试运行情况报告：划转进度、交接签认、试运行数据、划转前后对比、清单调整与审管联动。"""
+    from services.transfer_reports import FORMATS
+
     service = boot().transfer_reports
     if fmt not in FORMATS:
         service.render({}, fmt)  # refuses with the formats it knows
