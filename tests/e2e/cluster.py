@@ -33,17 +33,12 @@ from projections.runner import ProjectionRunner, make_engine
 from services.bootstrap import Bootstrap
 from services.projections import PROJECTIONS
 from services.settings import Settings
+from tests.ports import free_port
 from workflows.search_attributes import dev_server_args
 
 BIN = Path(sys.executable).parent
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 MATTER = "513221-SCJG-001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:

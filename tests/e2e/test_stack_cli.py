@@ -13,18 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
 from workflows.search_attributes import dev_server_args
 
 pytestmark = pytest.mark.integration
 ONESEAL = str(Path(sys.executable).parent / "oneseal")
 FRONT, REVIEWER, OUTPUT = "513221-qt-a", "513221-scjg-a", "513221-cj-a"
 MATTER = "513221-SCJG-001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:

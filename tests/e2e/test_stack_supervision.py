@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.ports import free_port
+
 pytestmark = pytest.mark.integration
 ONESEAL = str(Path(sys.executable).parent / "oneseal")
 SUBMIT = ("case", "submit", "--matter", "513221-SCJG-001", "--applicant", "某某", "--all-materials",
@@ -24,12 +26,6 @@ SUBMIT = ("case", "submit", "--matter", "513221-SCJG-001", "--applicant", "某�
 
 
 # ---- helpers (copied from test_stack_cli.py, with what these tests need) ---------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:

@@ -23,18 +23,13 @@ from services.bootstrap import Bootstrap
 from services.errors import TemporalUnreachable
 from services.settings import Settings
 from tests.conftest import temporal_binary
+from tests.ports import free_port
 from workers.worker import build_worker
 from workflows.search_attributes import dev_server_args
 
 from .support import FRONT, MATTER, new_case_no
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:

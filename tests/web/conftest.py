@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from services.bootstrap import Bootstrap
 from services.identity import DEMO_PASSWORD
 from services.projections import PROJECTIONS
 from services.settings import Settings
+from tests.ports import free_port
 from workers.stopping import StopFlag
 from workers.worker import build_worker
 
@@ -37,12 +37,6 @@ FRONT, REVIEWER, OUTPUT, SUPERVISOR = "513221-qt-a", "513221-scjg-a", "513221-cj
 OTHER_FRONT = "513222-qt-a"  # 理县: another county
 MATTER = "513221-SCJG-001"  # 汶川县 食品经营许可, 5 materials
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
