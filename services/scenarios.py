@@ -127,6 +127,11 @@ class ScenarioService:
         reports = self.boot.reports
         month = _this_month()
         journal = DriveJournal.open(self.boot.settings.data_dir, name, scale, month)
+        if journal.resumed:
+            try:
+                await self._settle(self.boot.cases.register_wait)
+            except Exception as e:
+                raise infra_error(e) or e from None
         before = reports.totals(month, include_demo=True)
         try:
             counts = await _drive(
@@ -148,6 +153,24 @@ class ScenarioService:
         if _this_month() != month:
             raise ScenarioRefused("驱动期间跨月，通报数字无法核对，请重新驱动")
         return DriveReport(month, counts, (after[0] - before[0], after[1] - before[1]))
+
+    async def _settle(self, wait: float) -> None:
+        """A rerun after a crash: a command of the interrupted run lost with its worker is retried after its
+        10 s start-to-close timeout, and what it records must land before the bulletin's baseline is read, or
+        the check would count it as this run's doing. Wait (at most ``wait`` seconds) until no running case
+        workflow has an activity or a workflow task pending, then bring the read models up to the store."""
+        client = await self.boot.temporal()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        while loop.time() < until:
+            busy = 0
+            async for wf in client.list_workflows('WorkflowType="CaseWorkflow" AND ExecutionStatus="Running"'):
+                raw = (await client.get_workflow_handle(wf.id, run_id=wf.run_id).describe()).raw_description
+                busy += bool(raw.pending_activities) or raw.HasField("pending_workflow_task")
+            if not busy:
+                break
+            await asyncio.sleep(0.5)
+        self.boot.projections.ensure_fresh()
 
     def _refuse_foreign_data(self) -> None:
         try:
@@ -176,6 +199,7 @@ class DriveJournal:
     path: Path
     run: str
     day: str  # the date in the case numbers
+    resumed: bool = False  # an interrupted run's journal, taken up again
 
     @classmethod
     def open(cls, data_dir: Path, name: str, scale: float, month: str) -> DriveJournal:
@@ -183,7 +207,7 @@ class DriveJournal:
         with contextlib.suppress(OSError, ValueError, KeyError):
             data = json.loads(path.read_text(encoding="utf-8"))
             if data["month"] == month:
-                return cls(path, str(data["run"]), str(data["day"]))
+                return cls(path, str(data["run"]), str(data["day"]), resumed=True)
         day = datetime.now(UTC).strftime("%Y%m%d")
         journal = cls(path, secrets.token_hex(4), day)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,6 +299,21 @@ async def _drive(
             return Deliver(actor=first(service_centre(region), Post.OUTPUT_WINDOW, region))
         return None
 
+    async def step_when_ready(no: str, request: StepRequest) -> None:
+        """Resumed after a crash, the store may hold a case whose workflow has not yet heard that its
+        registration was saved (the lost command is retried after its 10 s start-to-close timeout): a step
+        refused CASE_NOT_READY then is asked again, for as long as a submission waits for registration."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + cases.register_wait
+        while True:
+            try:
+                await cases.step(no, request, read_your_writes=False)
+                return
+            except DomainError as e:
+                if e.code != "CASE_NOT_READY" or loop.time() > until:
+                    raise
+            await asyncio.sleep(0.5)
+
     async def one(i: int, m: Matter, completes: bool, correction: bool, grant: bool) -> None:
         region = m.authority.region
         front = first(service_centre(region), Post.FRONT_DESK, region)
@@ -301,7 +340,7 @@ async def _drive(
                 if request is None:
                     break
                 try:
-                    await cases.step(no, request, read_your_writes=False)
+                    await step_when_ready(no, request)
                 except IllegalTransition:
                     await asyncio.sleep(0.2)  # a step of the interrupted run landed meanwhile: look again
                     continue
