@@ -29,6 +29,12 @@ def case_workflow_id(case_no: str) -> str:
     return f"case-{case_no}"
 
 
+def registration_command_id(case_no: str) -> str:
+    """The id of the command that registers a submitted case: its workflow's first (``CaseWorkflow._execute``
+    names them ``{workflow id}/{n}:{step}``). The store records it with the Submitted event."""
+    return f"{case_workflow_id(case_no)}/1:{SUBMIT}"
+
+
 @dataclass(frozen=True)
 class CaseInput:
     """How a case's workflow starts: a new application, or (``adopt``) an imported open case."""
