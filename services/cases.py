@@ -9,7 +9,9 @@ the read models show it (read-your-writes), so the next list a clerk opens is up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,16 +28,15 @@ from projections.queries import CaseQuery, CaseRow, Page, WorkItem, search_cases
 from projections.runner import ReadModelTimeout
 from services.errors import CaseRegisterTimeout, TemporalUnreachable
 from services.timing import timed_step
-from workflows.names import case_workflow_id
+from workflows.names import case_workflow_id, registration_command_id
 
 # The Temporal SDK and the case workflow are imported by the commands that send to Temporal: the reads
 # (list, show, history, worklist: most CLI calls and web pages) never load them.
 if TYPE_CHECKING:
-    from temporalio.client import WorkflowHandle
+    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
     from temporalio.service import RPCError
 
     from services.bootstrap import Bootstrap
-    from workflows.case import CaseProgress
 
 __all__ = ["CaseDetail", "CaseQuery", "CaseService", "Done", "domain_error", "new_case_no"]
 
@@ -45,6 +46,18 @@ __all__ = ["CaseDetail", "CaseQuery", "CaseService", "Done", "domain_error", "ne
 # short-command-timeout patch, 60 s for cases started before it; workflows/case.py), plus the time the
 # worker takes to come back (`up` restarts it after 1 s, then 2, 4 … s). See docs/operations.md.
 REGISTER_WAIT = 90.0
+
+
+def cut_by_server(e: WorkflowUpdateRPCTimeoutOrCancelledError) -> bool:
+    """Did the Temporal server end this call of an Update at its own deadline? It ends every call after 30 s,
+    whatever the client asks for, and normally answers "admitted, not yet accepted" after 20 s so that the SDK
+    asks again; a busy server (a worker just killed, its cases' tasks timing out at once) can miss that, and
+    the call ends with DEADLINE_EXCEEDED. The Update itself is not lost: ask again. (Our own wait running
+    out, or the caller cancelled, raise the same error from a CancelledError.)"""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    cause = e.__cause__
+    return isinstance(cause, RPCError) and cause.status is RPCStatusCode.DEADLINE_EXCEEDED
 
 
 def new_case_no(region_code: str, at: datetime | None = None) -> str:
@@ -146,6 +159,8 @@ class CaseService:
         )
         client = await self.boot.temporal()
         wait = self.register_wait if wait is None else wait
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             inp,
@@ -166,47 +181,64 @@ class CaseService:
             raise CaseAlreadyExists(f"办件编号「{case_no}」已存在", case_no=case_no) from None
         except RPCError as e:
             raise self._rpc(e, case_no) from None
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        except WorkflowUpdateRPCTimeoutOrCancelledError as e:
+            if not cut_by_server(e) or loop.time() >= deadline:
+                raise CaseRegisterTimeout(
+                    f"办件登记超时（{wait:.0f} 秒），请检查工作进程（worker）是否运行", case_no=case_no
+                ) from None
+            # The server cut the call short, long before our wait ran out: the workflow registers the case
+            # all the same (its run does, not the Update), so wait for that for the rest of our time.
+            # The start operation's own future holds the same error: take it (asyncio would log its traceback).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(start.workflow_handle(), 1)
+            case = await self.wait_registered(case_no, deadline - loop.time(), wait)
+            return await self._visible(case, None, read_your_writes)
+        except TimeoutError:
             raise CaseRegisterTimeout(
                 f"办件登记超时（{wait:.0f} 秒），请检查工作进程（worker）是否运行", case_no=case_no
             ) from None
         except WorkflowUpdateFailedError:
             # Refused at registration (the workflow failed: wait_registered raises the domain's error), or a
             # worker of older code without the registration Update refused the Update itself while the
-            # workflow runs on: either way, ask the workflow the way submissions did before.
-            case = await self.wait_registered(client.get_workflow_handle(case_workflow_id(case_no)), wait)
+            # workflow runs on: either way, wait for the workflow's registration itself.
+            case = await self.wait_registered(case_no, deadline - loop.time(), wait)
             return await self._visible(case, None, read_your_writes)
         return await self._visible(result.case, result.notification_id, read_your_writes)
 
-    async def wait_registered(self, handle: WorkflowHandle[Any, Any], wait: float) -> CaseView:
+    async def wait_registered(self, case_no: str, wait: float, said: float | None = None) -> CaseView:
+        """The case once its workflow has registered it (the store holds it, taken by the workflow's first
+        command: not a case of that number recorded some other way), or the domain's refusal if the workflow
+        failed instead. Read from the store, not asked of the workflow: a query needs a worker (without one it
+        fails after 30 s), and this is what a submission waits on while the worker is being restarted.
+        ``said``: the wait the timeout message names (the whole of the submission's, when this is its rest)."""
         from temporalio.client import WorkflowFailureError
-        from temporalio.service import RPCError
+        from temporalio.service import RPCError, RPCStatusCode
 
-        from workflows.case import CaseWorkflow
-
+        handle = (await self.boot.temporal()).get_workflow_handle(case_workflow_id(case_no))
+        registration = registration_command_id(case_no)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
-            try:
-                progress: CaseProgress = await handle.query(CaseWorkflow.status)
-            except RPCError as e:
-                raise self._rpc(e, handle.id) from None
-            if progress.case is not None:
-                return progress.case
+            with contextlib.suppress(CaseNotFound):
+                if (case := self.boot.store.taken(case_no, registration)) is not None:
+                    return case
             try:
                 desc = await handle.describe()
             except RPCError as e:
-                raise self._rpc(e, handle.id) from None
-            if desc.status is not None and desc.status.name != "RUNNING":
+                if e.status is not RPCStatusCode.NOT_FOUND:  # not started (yet): wait as for a registration
+                    raise self._rpc(e, handle.id) from None
+                desc = None
+            if desc is not None and desc.status is not None and desc.status.name != "RUNNING":
                 try:
                     await handle.result()
                 except WorkflowFailureError as e:
                     raise domain_error(e) or DomainError("办件登记失败") from None
             if loop.time() > deadline:
                 raise CaseRegisterTimeout(
-                    f"办件登记超时（{wait:.0f} 秒），请检查工作进程（worker）是否运行", case_no=handle.id
+                    f"办件登记超时（{wait if said is None else said:.0f} 秒），请检查工作进程（worker）是否运行",
+                    case_no=case_no,
                 )
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
 
     @timed_step(lambda *a, **k: (k.get("request") or a[2]).step.value)
     async def step(self, case_no: str, request: StepRequest, *, read_your_writes: bool = True) -> Done:
@@ -219,20 +251,27 @@ class CaseService:
         request = await self._fill_defaults(case_no, request)
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(case_workflow_id(case_no))
-        try:
-            result = await handle.execute_update(request.step.value, request, result_type=StepResult)
-        except WorkflowUpdateFailedError as e:
-            raise domain_error(e) or DomainError(f"办理失败：{e}") from None
-        except RPCError as e:
-            if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
-                raise self._no_workflow(case_no, request) from None
-            raise self._rpc(e, case_no) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            target = self.settings.temporal_target
-            raise TemporalUnreachable(
-                f"与 Temporal（{target}）的连接中断，办理结果未知：请稍后查看办件（oneseal case show）再决定是否重试",
-                target=target,
-            ) from None
+        update_id = str(uuid.uuid4())  # asked again under the same id, the server applies the Update once
+        loop = asyncio.get_running_loop()
+        asked_until = loop.time() + self.register_wait
+        while True:
+            try:
+                result = await handle.execute_update(request.step.value, request, id=update_id, result_type=StepResult)
+                break
+            except WorkflowUpdateFailedError as e:
+                raise domain_error(e) or DomainError(f"办理失败：{e}") from None
+            except RPCError as e:
+                if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
+                    raise self._no_workflow(case_no, request) from None
+                raise self._rpc(e, case_no) from None
+            except WorkflowUpdateRPCTimeoutOrCancelledError as e:
+                if cut_by_server(e) and loop.time() < asked_until:
+                    continue  # the server cut the call short: the same Update, asked again
+                target = self.settings.temporal_target
+                raise TemporalUnreachable(
+                    f"与 Temporal（{target}）的连接中断，办理结果未知：请稍后查看办件（oneseal case show）再决定是否重试",
+                    target=target,
+                ) from None
         return await self._visible(result.case, result.notification_id, read_your_writes)
 
     async def adopt(self, case_nos: list[str], *, rules: TimeRules | None = None) -> list[str]:

@@ -41,7 +41,6 @@ from services.errors import (
     TemporalUnreachable,
     infra_error,
 )
-from workflows.names import case_workflow_id
 
 if TYPE_CHECKING:
     from services.bootstrap import Bootstrap
@@ -328,8 +327,7 @@ async def _drive(
                     )  # fmt: skip
                     counts.submitted += 1
                 except CaseAlreadyExists:  # the interrupted run had started it: wait for its registration
-                    client = await boot.temporal()
-                    await cases.wait_registered(client.get_workflow_handle(case_workflow_id(no)), cases.register_wait)
+                    await cases.wait_registered(no, cases.register_wait)
                     counts.resumed += 1
             else:
                 counts.resumed += 1

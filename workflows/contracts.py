@@ -18,8 +18,8 @@ from domain.cases.model import CaseView, TimeRules
 from domain.cases.steps import StepRequest, SubmitCase, spec_for
 from domain.staff import SYSTEM_ACTOR, Actor
 from workflows.converter import TYPE_CONVERTERS
+from workflows.names import SUBMIT
 
-SUBMIT = "submit"
 REGISTRATION_UPDATE = "registration"  # answers once the case is registered: submitted by Update-with-Start
 
 

@@ -12,3 +12,12 @@ TASK_QUEUE = "oneseal-cases"
 def case_workflow_id(case_no: str) -> str:
     """One workflow per case, its id derived from the case number."""
     return f"case-{case_no}"
+
+
+SUBMIT = "submit"  # the step name of the command that registers a submitted case (workflows.contracts)
+
+
+def registration_command_id(case_no: str) -> str:
+    """The id of the command that registers a submitted case: its workflow's first (``CaseWorkflow._execute``
+    names them ``{workflow id}/{n}:{step}``). The store records it with the Submitted event."""
+    return f"{case_workflow_id(case_no)}/1:{SUBMIT}"

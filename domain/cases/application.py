@@ -221,6 +221,11 @@ class CaseApplication(Application[Any]):
     def get_case(self, case_no: str) -> CaseView:
         return self._get(case_no).view()
 
+    def taken(self, case_no: str, command_id: str) -> CaseView | None:
+        """The case if it took the command ``command_id`` (a workflow's registration, say), else None."""
+        case = self._get(case_no)
+        return case.view() if case.has_processed(command_id) else None
+
     def history(self, case_no: str) -> list[TimelineEntry]:
         """The case's events in order: the timeline staff see."""
         cid = case_id(case_no)

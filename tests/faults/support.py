@@ -16,22 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.ports import free_port
+from workers.stack_state import read_state
+
 ONESEAL = str(Path(sys.executable).parent / "oneseal")
 SCENARIO = "aba-2020-04"
-SMALL = 0.0005  # 43 cases of the scenario month: 16 in flight, several worker kills land mid-command
+SMALL = 0.0005  # 43 cases of the scenario month
 TINY = 0.0003  # 25 cases: enough to be mid-drive when one fault hits
+LIVE_300 = 0.0035  # 302 cases (300 of them completed): the issue's ">= 300 live cases"
 
 # The only event sequences a driven case may have (a correction round, then accepted; completed or left open).
 OPEN = ("Submitted", "Accepted")
 CORRECTED = ("Submitted", "CorrectionNoticeIssued", "Supplemented", "Accepted")
 DONE = ("Decided", "Delivered", "Completed")
 LEGAL = {OPEN, CORRECTED, OPEN + DONE, CORRECTED + DONE}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:
@@ -93,6 +91,13 @@ class Up:
 
     def child(self, name: str) -> dict[str, Any]:
         return next(c for c in self.status()["children"] if c["name"] == name)
+
+    def pid(self, name: str) -> int | None:
+        """A child's pid from `up`'s state file, read directly: cheap enough to poll while a drive runs
+        (a `status` CLI call costs most of a second of CPU)."""
+        state = read_state(self.data_dir) or {}
+        child = next((c for c in state.get("children", []) if c.get("name") == name), None)
+        return int(child["pid"]) if child and child.get("pid") else None
 
     def stop(self, timeout: float = 30) -> int:
         assert self.proc is not None
@@ -158,6 +163,17 @@ def submitted_cases(events_db: Path) -> int:
             return int(
                 db.execute("SELECT count(*) FROM stored_events WHERE topic LIKE '%:Case.Submitted'").fetchone()[0]
             )
+    except sqlite3.OperationalError:
+        return 0
+
+
+def case_events(events_db: Path) -> int:
+    """How many case events the store holds: a drive's progress, every step of every case counted."""
+    if not events_db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{events_db}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT count(*) FROM stored_events WHERE topic LIKE '%:Case.%'").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
 
