@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,12 +27,12 @@ from projections.queries import CaseQuery, CaseRow, Page, WorkItem, search_cases
 from projections.runner import ReadModelTimeout
 from services.errors import CaseRegisterTimeout, TemporalUnreachable
 from services.timing import timed_step
+from services.updates import cut_by_server, execute_update
 from workflows.names import case_workflow_id, registration_command_id
 
 # The Temporal SDK and the case workflow are imported by the commands that send to Temporal: the reads
 # (list, show, history, worklist: most CLI calls and web pages) never load them.
 if TYPE_CHECKING:
-    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
     from temporalio.service import RPCError
 
     from services.bootstrap import Bootstrap
@@ -46,18 +45,6 @@ __all__ = ["CaseDetail", "CaseQuery", "CaseService", "Done", "domain_error", "ne
 # short-command-timeout patch, 60 s for cases started before it; workflows/case.py), plus the time the
 # worker takes to come back (`up` restarts it after 1 s, then 2, 4 … s). See docs/operations.md.
 REGISTER_WAIT = 90.0
-
-
-def cut_by_server(e: WorkflowUpdateRPCTimeoutOrCancelledError) -> bool:
-    """Did the Temporal server end this call of an Update at its own deadline? It ends every call after 30 s,
-    whatever the client asks for, and normally answers "admitted, not yet accepted" after 20 s so that the SDK
-    asks again; a busy server (a worker just killed, its cases' tasks timing out at once) can miss that, and
-    the call ends with DEADLINE_EXCEEDED. The Update itself is not lost: ask again. (Our own wait running
-    out, or the caller cancelled, raise the same error from a CancelledError.)"""
-    from temporalio.service import RPCError, RPCStatusCode
-
-    cause = e.__cause__
-    return isinstance(cause, RPCError) and cause.status is RPCStatusCode.DEADLINE_EXCEEDED
 
 
 def new_case_no(region_code: str, at: datetime | None = None) -> str:
@@ -251,27 +238,22 @@ class CaseService:
         request = await self._fill_defaults(case_no, request)
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(case_workflow_id(case_no))
-        update_id = str(uuid.uuid4())  # asked again under the same id, the server applies the Update once
-        loop = asyncio.get_running_loop()
-        asked_until = loop.time() + self.register_wait
-        while True:
-            try:
-                result = await handle.execute_update(request.step.value, request, id=update_id, result_type=StepResult)
-                break
-            except WorkflowUpdateFailedError as e:
-                raise domain_error(e) or DomainError(f"办理失败：{e}") from None
-            except RPCError as e:
-                if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
-                    raise self._no_workflow(case_no, request) from None
-                raise self._rpc(e, case_no) from None
-            except WorkflowUpdateRPCTimeoutOrCancelledError as e:
-                if cut_by_server(e) and loop.time() < asked_until:
-                    continue  # the server cut the call short: the same Update, asked again
-                target = self.settings.temporal_target
-                raise TemporalUnreachable(
-                    f"与 Temporal（{target}）的连接中断，办理结果未知：请稍后查看办件（oneseal case show）再决定是否重试",
-                    target=target,
-                ) from None
+        try:
+            result = await execute_update(
+                handle, request.step.value, request, result_type=StepResult, patience=self.register_wait
+            )
+        except WorkflowUpdateFailedError as e:
+            raise domain_error(e) or DomainError(f"办理失败：{e}") from None
+        except RPCError as e:
+            if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
+                raise self._no_workflow(case_no, request) from None
+            raise self._rpc(e, case_no) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            target = self.settings.temporal_target
+            raise TemporalUnreachable(
+                f"与 Temporal（{target}）的连接中断，办理结果未知：请稍后查看办件（oneseal case show）再决定是否重试",
+                target=target,
+            ) from None
         return await self._visible(result.case, result.notification_id, read_your_writes)
 
     async def adopt(self, case_nos: list[str], *, rules: TimeRules | None = None) -> list[str]:

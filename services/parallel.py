@@ -59,6 +59,7 @@ from projections.queries import Page, foreign_cases
 from projections.runner import ReadModelTimeout
 from services.cases import domain_error
 from services.errors import CaseRegisterTimeout, ScenarioRefused, TemporalUnreachable
+from services.updates import UPDATE_PATIENCE, execute_update
 from workflows.parallel import ParallelApprovalWorkflow, ProjectProgress
 from workflows.parallel_contracts import ProjectInput, ProjectStepResult, project_workflow_id
 
@@ -194,7 +195,9 @@ class ParallelService:
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(project_workflow_id(code))
         try:
-            result = await handle.execute_update(request.step.value, request, result_type=ProjectStepResult)
+            result = await execute_update(
+                handle, request.step.value, request, result_type=ProjectStepResult, patience=UPDATE_PATIENCE
+            )
         except WorkflowUpdateFailedError as e:
             raise domain_error(e) or DomainError(f"办理失败：{e}") from None
         except RPCError as e:

@@ -36,6 +36,7 @@ from domain.transfer.view import ItemState, ProgrammeState, SupervisionState
 from projections.runner import ReadModelTimeout, wait_for_position
 from services.cases import domain_error
 from services.errors import TemporalUnreachable
+from services.updates import UPDATE_PATIENCE, execute_update
 from workflows.transfer import ItemTransferWorkflow, SupervisionWorkflow, TransferProgrammeWorkflow
 from workflows.transfer_contracts import (
     AddItemRequest,
@@ -329,7 +330,7 @@ class TransferService:
         try:
             while True:
                 try:
-                    return await handle.execute_update(name, request, result_type=StepAnswer)
+                    return await execute_update(handle, name, request, result_type=StepAnswer, patience=UPDATE_PATIENCE)
                 except WorkflowUpdateFailedError as e:
                     error = domain_error(e) or DomainError(f"办理失败：{e}")
                     if error.code != "TRANSFER_NOT_READY" or loop.time() > deadline:
