@@ -9,8 +9,9 @@ in this process; the case leg writes to a fresh SQLite event store.
   since issue 10 item 2: Update-with-Start (the registration Update, as ``CaseService.submit``), 3 Updates,
   4 activities each committing to a SQLite file (WAL), deliver committing its two rows in one transaction;
   same worker settings as ``build_worker`` (16 activity threads and slots)
-- same-shape before: the round trips a case had before: start, the registration query polled like
-  ``CaseService.wait_registered``, 3 Updates, 5 activities each committing one row
+- same-shape before: the round trips a case had before: start, the registration query polled as
+  ``CaseService.wait_registered`` did then (it reads the store now), 3 Updates, 5 activities each
+  committing one row
 - case: submit → accept → decide → deliver (+ complete in the same command): 4 Updates (one with the
   start) and 4 activities, 5 stored events
 
@@ -87,7 +88,7 @@ async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, lis
 
     async def one(i: int) -> None:
         h = await client.start_workflow(BenchSameShape.run, str(i), id=f"same-{queue}-{i}", task_queue=queue)
-        while not await h.query(BenchSameShape.is_registered):  # as CaseService.wait_registered polls
+        while not await h.query(BenchSameShape.is_registered):  # as CaseService.wait_registered polled before
             await h.describe()
             await asyncio.sleep(0.1)
         for step in ("accept", "decide", "deliver"):
