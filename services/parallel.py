@@ -10,6 +10,7 @@ answered with the domain's code and Chinese message and nothing is written. Read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -187,7 +188,7 @@ class ParallelService:
             raise ProjectAlreadyExists(f"项目代码「{req.code}」已登记", project_code=req.code) from None
         except RPCError as e:
             raise self._rpc(e, req.code) from None
-        view = await self._wait_registered(handle, wait)
+        view = await self._wait_registered(handle, req.code, wait)
         return await self._visible(view, None, read_your_writes)
 
     async def step(self, code: str, request: ProjectRequest, *, read_your_writes: bool = True) -> ProjectDone:
@@ -449,17 +450,20 @@ class ParallelService:
             raise ProjectClosed(f"项目已{view.status.label}，不能再办理", status=view.status.value)
         return current.stage.value
 
-    async def _wait_registered(self, handle: WorkflowHandle[Any, Any], wait: float) -> ProjectView:
+    async def _wait_registered(self, handle: WorkflowHandle[Any, Any], code: str, wait: float) -> ProjectView:
+        """The project once its workflow has registered it (the store holds it: a project is only ever
+        registered by its workflow, and the code was checked free before the start), or the domain's refusal
+        if the workflow failed instead. Read from the store, not asked of the workflow: a query needs a
+        worker, and this is what a registration waits on while a killed worker is being restarted."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
+            with contextlib.suppress(ProjectNotFound):
+                return self.commands.get(code)
             try:
-                progress: ProjectProgress = await handle.query(ParallelApprovalWorkflow.status)
+                desc = await handle.describe()
             except RPCError as e:
                 raise self._rpc(e, handle.id) from None
-            if progress.view is not None:
-                return progress.view
-            desc = await handle.describe()
             if desc.status is not None and desc.status.name != "RUNNING":
                 try:
                     await handle.result()
@@ -467,7 +471,7 @@ class ParallelService:
                     raise domain_error(e) or DomainError("项目登记失败") from None
             if loop.time() > deadline:
                 raise CaseRegisterTimeout("项目登记超时，请检查工作进程（worker）是否运行")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
 
     async def _visible(self, view: ProjectView, notification_id: int | None, wait: bool) -> ProjectDone:
         if not wait:

@@ -64,3 +64,16 @@ async def test_a_worker_killed_mid_stage_and_restarted_finishes_the_project(stac
         worker.wait(timeout=20)
     names = events(boot, code)
     assert names.count("OpinionGiven") == 5 + 3 + 2 + 3 and names.count("StageDecided") == 4
+
+
+async def test_a_project_registered_while_no_worker_runs_is_registered_once_one_starts(stack: Stack) -> None:
+    """The registration waits for the store, not for a query (which needs a worker): a project handed in
+    while the worker is down (killed, being restarted) is answered once a worker takes it up."""
+    queue = f"workerless-projects-{uuid.uuid4().hex[:6]}"
+    boot = stack.on_queue(queue)
+    pending = asyncio.create_task(submit(boot, stack.env))
+    await asyncio.sleep(3)
+    assert not pending.done()  # nothing can register it yet
+    async with build_worker(stack.client, stack.app, queue):
+        code, _ = await asyncio.wait_for(pending, timeout=60)
+    assert events(boot, code) == ["Registered"]
