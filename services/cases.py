@@ -238,12 +238,23 @@ class CaseService:
         request = await self._fill_defaults(case_no, request)
         client = await self.boot.temporal()
         handle = client.get_workflow_handle(case_workflow_id(case_no))
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.register_wait
         try:
-            result = await execute_update(
-                handle, request.step.value, request, result_type=StepResult, patience=self.register_wait
-            )
-        except WorkflowUpdateFailedError as e:
-            raise domain_error(e) or DomainError(f"办理失败：{e}") from None
+            while True:
+                try:
+                    result = await execute_update(
+                        handle, request.step.value, request, result_type=StepResult, patience=self.register_wait
+                    )
+                    break
+                except WorkflowUpdateFailedError as e:
+                    error = domain_error(e) or DomainError(f"办理失败：{e}")
+                    if error.code != "CASE_NOT_READY" or loop.time() >= until:
+                        raise error from None
+                # Refused CASE_NOT_READY: the store holds the case but its workflow has not yet heard that the
+                # registration was saved (after a crash, a lost command is retried once its 10 s timeout has
+                # passed): ask again, for as long as a submission waits for its registration.
+                await asyncio.sleep(0.5)
         except RPCError as e:
             if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) or "completed" in str(e):
                 raise self._no_workflow(case_no, request) from None

@@ -298,21 +298,6 @@ async def _drive(
             return Deliver(actor=first(service_centre(region), Post.OUTPUT_WINDOW, region))
         return None
 
-    async def step_when_ready(no: str, request: StepRequest) -> None:
-        """Resumed after a crash, the store may hold a case whose workflow has not yet heard that its
-        registration was saved (the lost command is retried after its 10 s start-to-close timeout): a step
-        refused CASE_NOT_READY then is asked again, for as long as a submission waits for registration."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + cases.register_wait
-        while True:
-            try:
-                await cases.step(no, request, read_your_writes=False)
-                return
-            except DomainError as e:
-                if e.code != "CASE_NOT_READY" or loop.time() > until:
-                    raise
-            await asyncio.sleep(0.5)
-
     async def one(i: int, m: Matter, completes: bool, correction: bool, grant: bool) -> None:
         region = m.authority.region
         front = first(service_centre(region), Post.FRONT_DESK, region)
@@ -338,7 +323,7 @@ async def _drive(
                 if request is None:
                     break
                 try:
-                    await step_when_ready(no, request)
+                    await cases.step(no, request, read_your_writes=False)
                 except IllegalTransition:
                     await asyncio.sleep(0.2)  # a step of the interrupted run landed meanwhile: look again
                     continue
