@@ -30,9 +30,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -82,6 +84,29 @@ async def baseline(client: Client, n: int) -> tuple[float, list[float]]:
         return time.perf_counter() - t, lat
 
 
+async def _timed_on_worker(
+    client: Client,
+    queue: str,
+    workflow: type,
+    activity: Callable[..., Any],
+    n: int,
+    one: Callable[[int], Awaitable[None]],
+) -> tuple[float, list[float]]:
+    """``one`` for items 0..n-1, CONCURRENCY at a time, on a worker with build_worker's settings."""
+    async with Worker(  # the settings of workers.worker.build_worker
+        client,
+        task_queue=queue,
+        interceptors=[ActivityMetrics()],
+        workflows=[workflow],
+        activities=[activity],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_concurrent_activities=16,
+    ):
+        t = time.perf_counter()
+        lat = await _bounded(n, CONCURRENCY, one)
+        return time.perf_counter() - t, lat
+
+
 async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
     queue = f"bench-same-{uuid.uuid4().hex[:6]}"
     commit = SqliteCommit(str(data_dir / f"{queue}.db"))
@@ -94,18 +119,7 @@ async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, lis
         for step in ("accept", "decide", "deliver"):
             await h.execute_update(BenchSameShape.step, step)
 
-    async with Worker(  # the settings of workers.worker.build_worker
-        client,
-        task_queue=queue,
-        interceptors=[ActivityMetrics()],
-        workflows=[BenchSameShape],
-        activities=[commit.commit],
-        activity_executor=ThreadPoolExecutor(max_workers=16),
-        max_concurrent_activities=16,
-    ):
-        t = time.perf_counter()
-        lat = await _bounded(n, CONCURRENCY, one)
-        elapsed = time.perf_counter() - t
+    elapsed, lat = await _timed_on_worker(client, queue, BenchSameShape, commit.commit, n, one)
     with sqlite3.connect(commit.path) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
     return elapsed, lat
@@ -130,18 +144,7 @@ async def same_shape_now(client: Client, n: int, data_dir: Path) -> tuple[float,
         for step in ("accept", "decide", "deliver"):
             await h.execute_update(BenchSameShapeNow.step, step)
 
-    async with Worker(  # the settings of workers.worker.build_worker
-        client,
-        task_queue=queue,
-        interceptors=[ActivityMetrics()],
-        workflows=[BenchSameShapeNow],
-        activities=[commit.commit_rows],
-        activity_executor=ThreadPoolExecutor(max_workers=16),
-        max_concurrent_activities=16,
-    ):
-        t = time.perf_counter()
-        lat = await _bounded(n, CONCURRENCY, one)
-        elapsed = time.perf_counter() - t
+    elapsed, lat = await _timed_on_worker(client, queue, BenchSameShapeNow, commit.commit_rows, n, one)
     with sqlite3.connect(commit.path) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
     return elapsed, lat
