@@ -162,12 +162,19 @@ class CasesProjection:
 
     def apply_batch(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
         """Apply decoded events inside the caller's transaction."""
-        sql = self.statements(conn.dialect.name)
-        rows = self._load(conn, sql, {e.aggregate_id for e in events})
+        self.write_batch(conn, self.plan_batch(conn, events))
+
+    def plan_batch(self, conn: Connection, events: Sequence[StoredEvent]) -> BatchChanges:
+        """The batch applied in memory to the rows of its cases, read once: what ``write_batch`` writes.
+        A sharded catch-up (projections/sharded.py) plans outside the write lock, then writes under it."""
+        rows = self._load(conn, self.statements(conn.dialect.name), {e.aggregate_id for e in events})
         changes = BatchChanges(rows=rows, stored=set(rows))
         for e in events:
             self.apply(changes, e)
-        self._write(conn, sql, changes)
+        return changes
+
+    def write_batch(self, conn: Connection, changes: BatchChanges) -> None:
+        self._write(conn, self.statements(conn.dialect.name), changes)
 
     def _load(self, conn: Connection, sql: dict[str, str], ids: set[str]) -> dict[str, Row]:
         rows: dict[str, Row] = {}

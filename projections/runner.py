@@ -105,6 +105,8 @@ def _dialect(name: str) -> Any:
 def ensure_schema(engine: Engine, projection: Projection, application_name: str, *, rebuild: bool = False) -> None:
     """Create the tables; if they exist in another version, drop and recreate them at position 0 when
     ``rebuild`` (the projection's own runner, which holds the lease), or refuse to read them otherwise."""
+    from projections.sharded import forget
+
     metadata.create_all(engine, tables=[projection_tracking, projection_schema])
     wanted = fingerprint(projection, engine.dialect.name)
     with engine.connect() as conn:
@@ -121,11 +123,13 @@ def ensure_schema(engine: Engine, projection: Projection, application_name: str,
         metadata.drop_all(engine, tables=list(projection.tables))
         with engine.begin() as conn:
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == projection.name))
+            forget(conn, projection.name)
     elif found is None:
         # Tables from before fingerprints were kept (or none at all): start them from the events.
         metadata.drop_all(engine, tables=list(projection.tables))
         with engine.begin() as conn:
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == projection.name))
+            forget(conn, projection.name)
     metadata.create_all(engine, tables=list(projection.tables))
     for table in projection.tables:  # indexes added since the tables were made (they change no fingerprint)
         for index in table.indexes:
@@ -218,11 +222,26 @@ class StopSignal(Protocol):
 
 
 class ProjectionRunner:
-    def __init__(self, app: EventLog, engine: Engine, projection: Projection, batch_size: int = 5000) -> None:
+    """Drives one projection. With ``shards`` > 1, a catch-up of at least ``shard_threshold`` events of a
+    projection that can be split by aggregate runs in that many processes (projections/sharded.py)."""
+
+    def __init__(
+        self,
+        app: EventLog,
+        engine: Engine,
+        projection: Projection,
+        batch_size: int = 5000,
+        *,
+        shards: int = 1,
+        shard_threshold: int = 20_000,
+    ) -> None:
         self.app = app
         self.engine = engine
         self.projection = projection
         self.batch_size = batch_size
+        self.shards = shards
+        self.shard_threshold = shard_threshold
+        self._resumed = False  # a cut-off sharded catch-up is looked for once, before the first step
         ensure_schema(engine, self.projection, app.name, rebuild=True)
 
     @property
@@ -237,6 +256,12 @@ class ProjectionRunner:
 
     def step(self, until: int | None = None) -> int:
         """Project the next batch (not past ``until``); return how many notifications it covered."""
+        if not self._resumed:
+            covered = self.resume_shards()
+            if not self._resumed:
+                return 0  # stopped before the shards were done: nothing may step past them
+            if covered:
+                return covered
         start = self.position()
         limit = self.batch_size if until is None else min(self.batch_size, until - start)
         if limit <= 0:
@@ -267,8 +292,47 @@ class ProjectionRunner:
             self.projection.apply_batch(conn, events)
         return len(rows)
 
+    def resume_shards(
+        self, on_progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None
+    ) -> int:
+        """Finish a sharded catch-up that was cut off (a crash, a kill): its shards' positions are ahead of
+        the projection's, so no step may run before. Returns the notifications it covered."""
+        from projections import sharded
+
+        left = sharded.pending(self.engine, self.name)
+        if left:
+            log.warning("projector.resuming_shards", projection=self.name, shards=len(left), end=left[0].end)
+            if not sharded.run(self.app, self.engine, type(self.projection), left, self.batch_size,  # type: ignore[arg-type]
+                               on_progress, stop):  # fmt: skip
+                return 0
+        self._resumed = True
+        return left[0].end - left[0].start if left else 0
+
+    def catch_up_sharded(
+        self,
+        on_progress: Callable[[int, int], None] | None = None,
+        until: int | None = None,
+        stop: StopSignal | None = None,
+    ) -> int:
+        """When at least ``shard_threshold`` events behind: catch up to ``until`` (or the head) in
+        ``shards`` processes, and return how many notifications that covered; otherwise 0 (step on)."""
+        from projections import sharded
+
+        covered = self.resume_shards(on_progress, stop) if not self._resumed else 0
+        if not self._resumed or self.shards < 2 or not sharded.shardable(self.projection):
+            return covered
+        start = self.position()
+        end = until if until is not None else self.head()
+        if end - start < self.shard_threshold:
+            return covered
+        plan = sharded.plan(self.engine, self.name, self.app.name, start, end, self.shards)
+        if not sharded.run(self.app, self.engine, type(self.projection), plan, self.batch_size,  # type: ignore[arg-type]
+                           on_progress, stop):  # fmt: skip
+            return covered
+        return covered + end - start
+
     def catch_up(self, on_progress: Callable[[int, int], None] | None = None, until: int | None = None) -> int:
-        total = 0
+        total = self.catch_up_sharded(on_progress, until)
         while n := self.step(until):
             total += n
             if on_progress:
@@ -280,11 +344,15 @@ class ProjectionRunner:
 
     def rebuild(self, on_progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the read model, replay it from position zero."""
+        from projections.sharded import forget
+
         metadata.drop_all(self.engine, tables=list(self.projection.tables))
         with self.engine.begin() as conn:
             conn.execute(
                 update(projection_tracking).where(projection_tracking.c.name == self.name).values(notification_id=0)
             )
+            forget(conn, self.name)  # a cut-off sharded catch-up's positions belong to the dropped tables
+        self._resumed = True
         ensure_schema(self.engine, self.projection, self.app.name, rebuild=True)
         return self.catch_up(on_progress)
 
@@ -322,6 +390,9 @@ def run_all(runners: list[ProjectionRunner], stop: StopSignal, idle_sleep: float
     is picked up within ``idle_sleep`` of its commit at a fraction of the idle CPU (docs/performance.md)."""
     for r in runners:
         log.info("projector.started", projection=r.name, position=r.position())
+    for r in runners:  # far behind (a new or rebuilt read model): every core at once, where it can be split
+        if not stop.is_set():
+            r.catch_up_sharded(stop=stop)
     while not stop.is_set():
         moved = 0
         for r in runners:

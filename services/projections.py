@@ -58,10 +58,21 @@ class ProjectionService:
         engine = self.boot.read_models
         return [ProjectionStatus(name, tracking_position(engine, name), head) for name in PROJECTIONS]
 
-    def runner(self, name: str) -> ProjectionRunner:
+    def runner(self, name: str, *, shards: int | None = None) -> ProjectionRunner:
+        """A runner of read model ``name``; a long catch-up (a rebuild) runs in ``projector_shards`` processes."""
         if name not in PROJECTIONS:
             raise InvalidValue(f"未知的投影「{name}」，可选：{'、'.join(PROJECTIONS)}", field="name")
-        return ProjectionRunner(self.boot.store, self.boot.read_models, PROJECTIONS[name]())
+        return self._runner(PROJECTIONS[name], self.boot.read_models, shards)
+
+    def _runner(self, make: Callable[[], Projection], engine: Engine, shards: int | None = None) -> ProjectionRunner:
+        s = self.boot.settings
+        return ProjectionRunner(
+            self.boot.store,
+            engine,
+            make(),
+            shards=s.projector_shards if shards is None else shards,
+            shard_threshold=s.projector_shard_threshold,
+        )
 
     def _fresh_runner(self, name: str, engine: Engine) -> ProjectionRunner:
         """The runner ensure_fresh catches up with, made once per read model and engine: making one checks the
@@ -69,7 +80,8 @@ class ProjectionService:
         case read model to the head, paid every time."""
         runner = self._runners.get(name)
         if runner is None or runner.engine is not engine:
-            runner = self._runners[name] = self.runner(name)
+            # One process: a reader (a page, a report) does not fork; a projector that is far behind does.
+            runner = self._runners[name] = self.runner(name, shards=1)
         return runner
 
     def check_file(self) -> None:
@@ -163,7 +175,7 @@ class ProjectionService:
         done = []
         try:
             for name, make in PROJECTIONS.items():
-                runner = ProjectionRunner(self.boot.store, engine, make())
+                runner = self._runner(make, engine)
 
                 def progress(position: int, head: int, name: str = name) -> None:
                     if on_progress is not None:

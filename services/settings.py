@@ -37,6 +37,11 @@ def _number(name: str, default: str, *, integer: bool = False) -> float:
     return value
 
 
+def _default_shards() -> int:
+    """One process per core for a long catch-up, at most 4 (SQLite writes one batch at a time)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -64,6 +69,8 @@ class Settings:
     ready_max_lag_events: int = 1000  # /readyz: the read models may lag the store by at most this many events
     ready_max_lag_seconds: float = 30.0  # … and the oldest event not yet projected may be at most this old
     lease_poll: float = 0.5  # a standby projector tries the lease this often (seconds)
+    projector_shards: int = 2  # processes of a far-behind catch-up or a rebuild (projections/sharded.py)
+    projector_shard_threshold: int = 20_000  # … when at least this many events behind
     # Supervision by `oneseal up` (docs/configuration.md).
     stack_max_restarts: int = 5  # consecutive failed restarts of one child before up gives up
     stack_backoff: float = 1.0  # first wait before a restart; doubles per consecutive failure
@@ -102,6 +109,8 @@ class Settings:
             read_your_writes_timeout=float(_env("ONESEAL_READ_YOUR_WRITES_TIMEOUT", "10")),
             rules=rules_from_env(),
             **_production_from_env(),
+            projector_shards=max(1, int(_number("ONESEAL_PROJECTOR_SHARDS", str(_default_shards()), integer=True))),
+            projector_shard_threshold=int(_number("ONESEAL_PROJECTOR_SHARD_THRESHOLD", "20000", integer=True)),
             stack_max_restarts=int(_number("ONESEAL_STACK_MAX_RESTARTS", "5", integer=True)),
             stack_backoff=_number("ONESEAL_STACK_BACKOFF", "1"),
             stack_backoff_max=_number("ONESEAL_STACK_BACKOFF_MAX", "30"),

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 from contextlib import ExitStack
+from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge
@@ -40,6 +41,12 @@ class CountingRunner(ProjectionRunner):
 
     def step(self, until: int | None = None) -> int:
         n = super().step(until)
+        if n:
+            PROJECTED_EVENTS.labels(self.name).inc(n)
+        return n
+
+    def catch_up_sharded(self, *args: Any, **kwargs: Any) -> int:
+        n = super().catch_up_sharded(*args, **kwargs)
         if n:
             PROJECTED_EVENTS.labels(self.name).inc(n)
         return n
@@ -76,7 +83,15 @@ def main(standby: bool = False) -> int:
         PROJECTOR_ACTIVE.set(1)
         log.info("projector.active", projections=list(PROJECTIONS), standby=standby, pid=os.getpid())
         runners: list[ProjectionRunner] = [
-            CountingRunner(boot.store, engine, make(), batch_size=batch) for make in PROJECTIONS.values()
+            CountingRunner(
+                boot.store,
+                engine,
+                make(),
+                batch_size=batch,
+                shards=settings.projector_shards,
+                shard_threshold=settings.projector_shard_threshold,
+            )
+            for make in PROJECTIONS.values()
         ]
         watch = CorruptionWatch(settings.read_model_url, float(os.environ.get("ONESEAL_READ_MODEL_CHECK", "60")), stop)
         run_all(runners, stop, idle_sleep=idle)

@@ -259,3 +259,123 @@ def test_one_query_per_batch_reads_what_the_notification_log_gives(stores: Store
     one_by_one = [e for e in (projection.decode(n) for n in notifications) if e is not None]
     assert projection.decode_rows(read_stored(recorder, 0, 1000)) == one_by_one
     assert len(one_by_one) > 150
+
+
+# ---- sharded catch-up (projections/sharded.py): several processes, exactly once -------------------------
+
+
+def shard_rows(engine: Engine) -> list[tuple[str, int]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT name, notification_id FROM projection_tracking"))]
+
+
+def test_a_sharded_catch_up_writes_what_one_runner_writes(stores: Stores) -> None:
+    seed_live_cases(stores.app, 500, seed=21)
+    head = int(stores.app.recorder.max_notification_id() or 0)
+    engine = make_engine(stores.read_model_url)
+    runner = ProjectionRunner(stores.app, engine, CasesProjection(), batch_size=200, shards=3, shard_threshold=0)
+    assert runner.catch_up() == head
+    assert snapshot(engine) == recompute(stores, head)
+    assert shard_rows(engine) == [("cases", head)]  # the shards' rows merged into the projection's position
+    # Below the threshold it steps in this process, from where it is.
+    seed_live_cases(stores.app, 20, seed=22)
+    runner.shard_threshold = 10**9
+    runner.catch_up()
+    assert snapshot(engine) == recompute(stores, runner.head())
+
+
+class DiesInItsThirdBatch(CasesProjection):
+    """A shard process SIGKILLed inside its third write, before the commit (a crash mid-batch)."""
+
+    written = 0  # per process: each shard is a fork with its own copy
+
+    def write_batch(self, conn: Any, changes: Any) -> None:
+        super().write_batch(conn, changes)
+        DiesInItsThirdBatch.written += 1
+        if DiesInItsThirdBatch.written == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_sharded_catch_up_cut_off_resumes_where_each_shard_stopped(stores: Stores) -> None:
+    from projections.sharded import ShardFailed
+
+    seed_live_cases(stores.app, 500, seed=23)
+    head = int(stores.app.recorder.max_notification_id() or 0)
+    engine = make_engine(stores.read_model_url)
+    dying = ProjectionRunner(stores.app, engine, DiesInItsThirdBatch(), batch_size=100, shards=2, shard_threshold=0)
+    with pytest.raises(ShardFailed) as failed:
+        dying.catch_up()
+    assert failed.value.code == "PROJECTION_SHARD_FAILED" and "下次启动时从断点继续" in str(failed.value)
+    left = dict(shard_rows(engine))
+    assert left.pop("cases") == 0  # the projection's own position has not moved
+    # Each shard stopped at the end of a batch it committed (the one that died had committed 2; the other
+    # was stopped by the parent wherever it was): 200 notifications per shard batch here.
+    assert len(left) == 2 and all(p % 200 == 0 and p < head for p in left.values()) and max(left.values()) >= 400
+    # Another runner (one process) must finish the shards before it steps, or it would apply them twice.
+    runner = ProjectionRunner(stores.app, engine, CasesProjection(), batch_size=100)
+    assert runner.step() > 0
+    assert [n for n, _ in shard_rows(engine)] == ["cases"]
+    runner.catch_up()
+    assert snapshot(engine) == recompute(stores, head)
+
+
+def test_a_rebuild_forgets_a_cut_off_sharded_catch_up(stores: Stores) -> None:
+    from projections import sharded
+
+    seed_live_cases(stores.app, 40, seed=24)
+    engine = make_engine(stores.read_model_url)
+    runner = ProjectionRunner(stores.app, engine, CasesProjection(), batch_size=50)
+    sharded.plan(engine, "cases", "Cases", 0, runner.head(), 2)
+    runner.rebuild()
+    assert shard_rows(engine) == [("cases", runner.head())]
+    assert snapshot(engine) == recompute(stores, runner.head())
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def test_a_sigkilled_projector_takes_its_shards_with_it_and_the_next_one_finishes(stores: Stores) -> None:
+    seed_live_cases(stores.app, 2200, seed=25)
+    head = int(stores.app.recorder.max_notification_id() or 0)
+    engine = make_engine(stores.read_model_url)
+    watcher = ProjectionRunner(stores.app, engine, CasesProjection())  # makes the tables; reads positions only
+    env = {**stores.env(), "ONESEAL_PROJECTOR_SHARDS": "2", "ONESEAL_PROJECTOR_SHARD_THRESHOLD": "1000"}
+    proc = subprocess.Popen([sys.executable, "-m", "workers.projector"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not any("#" in n and 0 < p < head for n, p in shard_rows(engine)):
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no shard made progress"
+            time.sleep(0.01)
+        shards = children_of(proc.pid)
+        assert len(shards) >= 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
+                  for p in shards):  # fmt: skip
+            assert time.monotonic() < deadline, "a shard process outlived its projector"
+            time.sleep(0.05)
+        assert dict(shard_rows(engine))["cases"] == 0  # cut off: nothing merged
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    proc = subprocess.Popen([sys.executable, "-m", "workers.projector"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while watcher.position() < head:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert all("#" not in n for n, _ in shard_rows(engine))
+    assert snapshot(engine) == recompute(stores, head)
