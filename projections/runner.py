@@ -242,6 +242,7 @@ class ProjectionRunner:
         self.shards = shards
         self.shard_threshold = shard_threshold
         self._resumed = False  # a cut-off sharded catch-up is looked for once, before the first step
+        self.stop: StopSignal | None = None  # the projector's: a sharded catch-up stops with it (run_all)
         ensure_schema(engine, self.projection, app.name, rebuild=True)
 
     @property
@@ -302,8 +303,7 @@ class ProjectionRunner:
         left = sharded.pending(self.engine, self.name)
         if left:
             log.warning("projector.resuming_shards", projection=self.name, shards=len(left), end=left[0].end)
-            if not sharded.run(self.app, self.engine, type(self.projection), left, self.batch_size,  # type: ignore[arg-type]
-                               on_progress, stop):  # fmt: skip
+            if not self._run_shards(left, on_progress, stop):
                 return 0
         self._resumed = True
         return left[0].end - left[0].start if left else 0
@@ -326,10 +326,22 @@ class ProjectionRunner:
         if end - start < self.shard_threshold:
             return covered
         plan = sharded.plan(self.engine, self.name, self.app.name, start, end, self.shards)
-        if not sharded.run(self.app, self.engine, type(self.projection), plan, self.batch_size,  # type: ignore[arg-type]
-                           on_progress, stop):  # fmt: skip
+        if not self._run_shards(plan, on_progress, stop):
             return covered
         return covered + end - start
+
+    def _run_shards(
+        self, shards: list[Any], on_progress: Callable[[int, int], None] | None, stop: StopSignal | None
+    ) -> bool:
+        """Until the shards are merged no step may run (it would apply their events again): a catch-up
+        stopped or failed here is resumed before the next step."""
+        from projections import sharded
+
+        self._resumed = False
+        done = sharded.run(self.app, self.engine, type(self.projection), shards, self.batch_size,  # type: ignore[arg-type]
+                           on_progress, stop or self.stop)  # fmt: skip
+        self._resumed = done
+        return done
 
     def catch_up(self, on_progress: Callable[[int, int], None] | None = None, until: int | None = None) -> int:
         total = self.catch_up_sharded(on_progress, until)
@@ -391,8 +403,9 @@ def run_all(runners: list[ProjectionRunner], stop: StopSignal, idle_sleep: float
     for r in runners:
         log.info("projector.started", projection=r.name, position=r.position())
     for r in runners:  # far behind (a new or rebuilt read model): every core at once, where it can be split
+        r.stop = stop
         if not stop.is_set():
-            r.catch_up_sharded(stop=stop)
+            r.catch_up_sharded()
     while not stop.is_set():
         moved = 0
         for r in runners:

@@ -164,6 +164,11 @@ def run(
         log.info("projector.sharded_catch_up_stopped", projection=name, resumable=True)
         return False
     failed = [p for p in procs if p.exitcode != 0]
+    if any(p.exitcode == -signal.SIGINT for p in failed):
+        raise KeyboardInterrupt  # Ctrl-C reached the whole process group: the shards stay, to be resumed
+    if failed and all(p.exitcode == -signal.SIGTERM for p in failed):
+        log.info("projector.sharded_catch_up_stopped", projection=name, resumable=True)
+        return False  # a supervisor stopping the process group: resumed at the next start
     if failed:
         try:
             _k, code, message = errors.get(timeout=1)

@@ -52,6 +52,8 @@ def infra_error(exc: BaseException) -> DomainError | None:
 
     if isinstance(exc, DomainError):
         return exc
+    if type(exc).__name__ == "ShardFailed":  # projections.sharded: a rebuild's shard process stopped on an error
+        return DomainError(str(exc), code=str(getattr(exc, "code", "PROJECTION_SHARD_FAILED")))
     first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     if isinstance(exc, DBAPIError):
         return ReadModelUnreadable(f"无法读取读模型：{first}；{READ_MODEL_REBUILD_HINT}")

@@ -125,8 +125,17 @@ class ProjectionService:
         """Drop the read model and replay it from the first event (the projector must not run meanwhile)."""
         self.boot.require_data()
         runner = self.runner(name)
-        with lease(runner.engine, runner.name):
+        try:
+            held = lease(runner.engine, runner.name)
+            held.__enter__()
+        except ProjectionBusy as e:
+            raise DomainError(
+                f"{e}：重建前请先停止投影进程（oneseal down），或用 --into URL 建到另一个库（不停机）", code=e.code
+            ) from None
+        try:
             runner.rebuild(on_progress)
+        finally:
+            held.__exit__(None, None, None)
         return ProjectionStatus(name, runner.position(), runner.head())
 
     def ensure_fresh(self, name: str | None = None, timeout: float | None = None) -> ProjectionStatus:

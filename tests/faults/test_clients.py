@@ -91,6 +91,10 @@ def test_a_corrupt_read_model_is_reported_and_rebuilt_from_the_events(tmp_path: 
         wait_until(rebuilt, 60, "the projector to rebuild the read models")
         assert list(read_models.parent.glob("read_models.db.corrupt-*"))  # kept for a post-mortem
         assert "读模型文件已损坏" in (tmp_path / "var" / "logs" / "projector.log").read_text(encoding="utf-8")
+        # A rebuild while the projector runs is refused in Chinese (it was a ProjectionBusy traceback).
+        r = cli(env, "projections", "rebuild")
+        assert r.returncode == 2 and "PROJECTION_BUSY" in r.stderr and "oneseal down" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
         assert up.stop() == 0
     finally:
         up.kill()
