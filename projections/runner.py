@@ -339,7 +339,7 @@ class ProjectionRunner:
 
         self._resumed = False
         done = sharded.run(self.app, self.engine, type(self.projection), shards, self.batch_size,  # type: ignore[arg-type]
-                           on_progress, stop or self.stop)  # fmt: skip
+                           on_progress, stop or self.stop, inline=self.shards < 2)  # fmt: skip
         self._resumed = done
         return done
 

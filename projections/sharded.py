@@ -23,6 +23,7 @@ that two shards never upsert the same counters in different orders.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import queue
@@ -117,16 +118,24 @@ def run(
     batch_size: int,
     on_progress: Callable[[int, int], None] | None = None,
     stop: StopSignal | None = None,
+    *,
+    inline: bool = False,
 ) -> bool:
     """Run the shards to their end in one process each, then move the projection's position to the end
     and forget the shards, in one transaction. False when ``stop`` was set first (the shards stay, to be
-    resumed); raises ShardFailed when a shard stopped on an error (likewise)."""
+    resumed); raises ShardFailed when a shard stopped on an error (likewise). ``inline``: one shard after
+    the other in this process (a reader finishing a cut-off catch-up: it never forks)."""
     name = make_projection().name
     start, end = shards[0].start, shards[0].end
+    if inline:
+        for s in shards:
+            if s.position < s.end:
+                project_shard(s, app.recorder, engine, make_projection(), batch_size, contextlib.nullcontext())
+        _merge(engine, name, shards)
+        return True
     url = engine.url.render_as_string(hide_password=False)
-    ctx = multiprocessing.get_context(
-        "fork"
-    )  # the parent's modules, no re-import; each child opens its own connections
+    # Forked: the parent's modules, no re-import; each child opens its own connections.
+    ctx = multiprocessing.get_context("fork")
     lock = ctx.Lock()
     errors: Any = ctx.Queue()
     procs = [
@@ -230,7 +239,7 @@ def _shard_main(
     _die_with_parent()
     gc.disable()  # short-lived containers only, freed by reference counting (as in the runner's batches)
     try:
-        from projections.runner import TrackingConflict, make_engine
+        from projections.runner import make_engine
 
         # A recorder of its own; the parent made the tables (two shards' CREATE TABLE IF NOT EXISTS at once
         # collide in PostgreSQL's catalogue: "tuple concurrently updated").
@@ -238,38 +247,47 @@ def _shard_main(
             Environment(app.name, {**app.env, "CREATE_TABLE": "no"})
         ).application_recorder()
         engine = make_engine(url)
-        projection = make_projection()
-        k, n, end, pos = shard.k, shard.n, shard.end, shard.position
-        began, cpu, waited = time.monotonic(), time.process_time(), 0.0
-        with engine.connect() as conn:
-            while pos < end:
-                new_pos = min(pos + batch_size * n, end)  # about ``batch_size`` of this shard's events
-                events = projection.decode_rows(read_shard(recorder, pos, new_pos, k, n))
-                with conn.begin():  # reads only this shard's rows, which only this process writes
-                    changes = projection.plan_batch(conn, events)
-                asked = time.monotonic()
-                with lock, conn.begin():
-                    waited += time.monotonic() - asked
-                    moved = conn.execute(
-                        update(projection_tracking)
-                        .where(
-                            projection_tracking.c.name == shard.tracking_name,
-                            projection_tracking.c.notification_id == pos,
-                        )
-                        .values(notification_id=new_pos)
-                    ).rowcount
-                    if moved != 1:
-                        raise TrackingConflict(
-                            f"分片「{shard.tracking_name}」的位置已被其他进程推进（期望 {pos}），本批已回滚"
-                        )
-                    projection.write_batch(conn, changes)
-                pos = new_pos
-        log.info("projector.shard_done", shard=shard.tracking_name, seconds=round(time.monotonic() - began, 2),
-                 cpu=round(time.process_time() - cpu, 2), lock_wait=round(waited, 2))  # fmt: skip
+        project_shard(shard, recorder, engine, make_projection(), batch_size, lock)
         engine.dispose()
     except BaseException as e:  # reported to the parent, which raises it; this batch rolled back
         errors.put((shard.k, getattr(e, "code", ShardFailed.code), str(e) or type(e).__name__))
         raise SystemExit(1) from None
+
+
+def project_shard(
+    shard: Shard, recorder: Any, engine: Engine, projection: ShardableProjection, batch_size: int, lock: Any
+) -> None:
+    """Apply a shard's events from its position to its end, a batch per transaction, its tracking row
+    moved in the same transaction; only the write and commit hold ``lock``."""
+    from projections.runner import TrackingConflict
+
+    k, n, end, pos = shard.k, shard.n, shard.end, shard.position
+    began, cpu, waited = time.monotonic(), time.process_time(), 0.0
+    with engine.connect() as conn:
+        while pos < end:
+            new_pos = min(pos + batch_size * n, end)  # about ``batch_size`` of this shard's events
+            events = projection.decode_rows(read_shard(recorder, pos, new_pos, k, n))
+            with conn.begin():  # reads only this shard's rows, which only this shard writes
+                changes = projection.plan_batch(conn, events)
+            asked = time.monotonic()
+            with lock, conn.begin():
+                waited += time.monotonic() - asked
+                moved = conn.execute(
+                    update(projection_tracking)
+                    .where(
+                        projection_tracking.c.name == shard.tracking_name,
+                        projection_tracking.c.notification_id == pos,
+                    )
+                    .values(notification_id=new_pos)
+                ).rowcount
+                if moved != 1:
+                    raise TrackingConflict(
+                        f"分片「{shard.tracking_name}」的位置已被其他进程推进（期望 {pos}），本批已回滚"
+                    )
+                projection.write_batch(conn, changes)
+            pos = new_pos
+    log.info("projector.shard_done", shard=shard.tracking_name, seconds=round(time.monotonic() - began, 2),
+             cpu=round(time.process_time() - cpu, 2), lock_wait=round(waited, 2))  # fmt: skip
 
 
 def _die_with_parent() -> None:
