@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from workers.worker import WORKFLOWS
+from workflows.converter import DATA_CONVERTER
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 BRANCHES = {
@@ -59,8 +61,15 @@ def test_every_branch_has_a_recorded_history() -> None:
     assert {p.stem.removeprefix("transfer_") for p in HISTORIES if p.stem.startswith("transfer_")} >= TRANSFER_BRANCHES
 
 
+# The workers' converter (orjson, UTF-8) must read the payloads the SDK's default one recorded, and the
+# default one (a worker of an older release) what ours records.
+CONVERTERS = {"ours": DATA_CONVERTER, "sdk": DataConverter.default}
+
+
+@pytest.mark.parametrize("converter", CONVERTERS)
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_history_replays(path: Path) -> None:
+async def test_history_replays(path: Path, converter: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text(encoding="utf-8")))
-    result = await Replayer(workflows=WORKFLOWS).replay_workflow(history, raise_on_replay_failure=False)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=CONVERTERS[converter])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
