@@ -234,7 +234,9 @@ class CasesProjection:
             conn.exec_driver_sql(sql["insert_done"], ch.done)
         if ch.stats:
             conn.exec_driver_sql(
-                sql["upsert_stats"], [(*k, *(v[c] for c in STAT_COUNTERS)) for k, v in ch.stats.items()]
+                # In key order: two shards' transactions on PostgreSQL then wait for each other, never deadlock.
+                sql["upsert_stats"],
+                [(*k, *(v[c] for c in STAT_COUNTERS)) for k, v in sorted(ch.stats.items())],
             )
 
     # ---- one event ----------------------------------------------------------------------------

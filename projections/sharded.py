@@ -17,8 +17,9 @@ Exactly once, as for one runner:
   schema change deletes them with the projection's position.
 
 SQLite has one writer at a time: the shards plan a batch (read their own rows, apply in memory) outside a
-lock shared by the processes, and hold it only to write and commit. PostgreSQL takes the same lock, so
-that two shards never upsert the same counters in different orders.
+lock shared by the processes, and hold it only to write and commit. On PostgreSQL they write side by side:
+their rows are disjoint, and the counters they share are upserted in key order (``CasesProjection``), so
+two transactions wait for each other and never deadlock.
 """
 
 from __future__ import annotations
@@ -247,7 +248,10 @@ def _shard_main(
             Environment(app.name, {**app.env, "CREATE_TABLE": "no"})
         ).application_recorder()
         engine = make_engine(url)
-        project_shard(shard, recorder, engine, make_projection(), batch_size, lock)
+        # SQLite has one writer: the shards take turns to write. PostgreSQL writes them side by side (their
+        # rows are disjoint; the shared counters are upserted in key order, so they wait, never deadlock).
+        turns = lock if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        project_shard(shard, recorder, engine, make_projection(), batch_size, turns)
         engine.dispose()
     except BaseException as e:  # reported to the parent, which raises it; this batch rolled back
         errors.put((shard.k, getattr(e, "code", ShardFailed.code), str(e) or type(e).__name__))
