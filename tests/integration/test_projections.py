@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, inspect, select, text
 
 from domain.cases.application import CaseApplication
 from domain.cases.model import CaseView
@@ -269,6 +269,16 @@ def shard_rows(engine: Engine) -> list[tuple[str, int]]:
         return [tuple(r) for r in conn.execute(text("SELECT name, notification_id FROM projection_tracking"))]
 
 
+def indexes(engine: Engine) -> set[str]:
+    found = inspect(engine)
+    names = {str(i["name"]) for t in ("case_facts", "case_tasks", "worklist_done") for i in found.get_indexes(t)}
+    return {n for n in names if n.startswith("ix_")}  # not PostgreSQL's own for the UNIQUE constraints
+
+
+def wanted_indexes() -> set[str]:
+    return {str(i.name) for t in (case_facts, case_tasks, worklist_done) for i in t.indexes}
+
+
 def test_a_sharded_catch_up_writes_what_one_runner_writes(stores: Stores) -> None:
     seed_live_cases(stores.app, 500, seed=21)
     head = int(stores.app.recorder.max_notification_id() or 0)
@@ -277,6 +287,7 @@ def test_a_sharded_catch_up_writes_what_one_runner_writes(stores: Stores) -> Non
     assert runner.catch_up() == head
     assert snapshot(engine) == recompute(stores, head)
     assert shard_rows(engine) == [("cases", head)]  # the shards' rows merged into the projection's position
+    assert indexes(engine) == wanted_indexes()  # dropped for the catch-up from nothing, built again after it
     # Below the threshold it steps in this process, from where it is.
     seed_live_cases(stores.app, 20, seed=22)
     runner.shard_threshold = 10**9
@@ -311,8 +322,10 @@ def test_a_sharded_catch_up_cut_off_resumes_where_each_shard_stopped(stores: Sto
     # Each shard stopped at the end of a batch it committed (the one that died had committed 2; the other
     # was stopped by the parent wherever it was): 200 notifications per shard batch here.
     assert len(left) == 2 and all(p % 200 == 0 and p < head for p in left.values()) and max(left.values()) >= 400
+    assert indexes(engine) < wanted_indexes()  # cut off before the indexes were built again
     # Another runner (one process) must finish the shards before it steps, or it would apply them twice.
     runner = ProjectionRunner(stores.app, engine, CasesProjection(), batch_size=100)
+    assert indexes(engine) == wanted_indexes()  # its ensure_schema made them
     assert runner.step() > 0
     assert [n for n, _ in shard_rows(engine)] == ["cases"]
     runner.catch_up()
