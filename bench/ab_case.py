@@ -37,9 +37,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 import workers.worker
-from bench.bench_case_workflow import CONCURRENCY, MATTER, cpu, load, same_shape_now
+from bench.bench_case_workflow import CONCURRENCY, MATTER, cpu, load, one_case, same_shape_now
 from bench.timing import _bounded
-from domain.cases.steps import Accept, Decide, Deliver
 from domain.staff import default_staff
 from services.bootstrap import Bootstrap
 from services.settings import Settings
@@ -78,14 +77,7 @@ async def case_leg(client: Client, n: int, data_dir: Path, worker_kwargs: dict[s
     materials = list(app.catalogue.get(MATTER).materials)
 
     async def one(i: int) -> None:
-        no = f"A{i:06d}-{queue[-6:]}"
-        await service.submit(
-            matter_code=MATTER, applicant="bench", materials=materials, actor=front, case_no=no,
-            read_your_writes=False, wait=600,
-        )  # fmt: skip
-        await service.step(no, Accept(actor=front), read_your_writes=False)
-        await service.step(no, Decide(actor=reviewer, outcome="grant"), read_your_writes=False)
-        await service.step(no, Deliver(actor=output), read_your_writes=False)
+        await one_case(service, f"A{i:06d}-{queue[-6:]}", materials, (front, reviewer, output))
 
     plain = workers.worker.Worker
     workers.worker.Worker = functools.partial(plain, **worker_options(worker_kwargs))  # type: ignore[misc]

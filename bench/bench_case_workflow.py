@@ -150,6 +150,20 @@ async def same_shape_now(client: Client, n: int, data_dir: Path) -> tuple[float,
     return elapsed, lat
 
 
+async def one_case(service: Any, no: str, materials: list[str], actors: tuple[Any, Any, Any]) -> None:
+    """One case's whole life through the service: submit, accept, decide (grant), deliver (and complete)."""
+    front, reviewer, output = actors
+    # wait=600: a throughput run, where on the starved shared machine one registration once took longer
+    # than the service's 90 s and the whole leg was lost (2026-11-28 03:15)
+    await service.submit(
+        matter_code=MATTER, applicant="bench", materials=materials, actor=front, case_no=no,
+        read_your_writes=False, wait=600,
+    )  # fmt: skip
+    await service.step(no, Accept(actor=front), read_your_writes=False)
+    await service.step(no, Decide(actor=reviewer, outcome="grant"), read_your_writes=False)
+    await service.step(no, Deliver(actor=output), read_your_writes=False)
+
+
 async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
     queue = f"bench-case-{uuid.uuid4().hex[:6]}"
     base = Settings.from_env()
@@ -163,16 +177,7 @@ async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[flo
     materials = list(app.catalogue.get(MATTER).materials)
 
     async def one(i: int) -> None:
-        no = f"B{i:06d}-{queue[-6:]}"
-        # wait=600: a throughput run, where on the starved shared machine one registration once took longer
-        # than the service's 90 s and the whole leg was lost (2026-11-28 03:15)
-        await service.submit(
-            matter_code=MATTER, applicant="bench", materials=materials, actor=front, case_no=no,
-            read_your_writes=False, wait=600,
-        )  # fmt: skip
-        await service.step(no, Accept(actor=front), read_your_writes=False)
-        await service.step(no, Decide(actor=reviewer, outcome="grant"), read_your_writes=False)
-        await service.step(no, Deliver(actor=output), read_your_writes=False)
+        await one_case(service, f"B{i:06d}-{queue[-6:]}", materials, (front, reviewer, output))
 
     async with build_worker(client, app, queue):
         t = time.perf_counter()
