@@ -11,7 +11,6 @@ for each leg, as in bench_case_workflow.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import importlib.machinery
 import os
@@ -37,11 +36,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 import workers.worker
-from bench.bench_case_workflow import CONCURRENCY, MATTER, cpu, load, one_case, same_shape_now
+from bench.bench_case_workflow import CONCURRENCY, case_setup, cpu, load, one_case, same_shape_now
 from bench.timing import _bounded
-from domain.staff import default_staff
-from services.bootstrap import Bootstrap
-from services.settings import Settings
 from workers.logging import configure_logging
 from workers.worker import build_worker
 from workflows.converter import DATA_CONVERTER, DataclassHintsOnce
@@ -67,17 +63,10 @@ HINTS_ONLY = DataConverter(payload_converter_class=HintsOnlyConverter)
 
 async def case_leg(client: Client, n: int, data_dir: Path, worker_kwargs: dict[str, Any]) -> float:
     queue = f"ab-case-{uuid.uuid4().hex[:6]}"
-    settings = dataclasses.replace(
-        Settings.from_env(), task_queue=queue, data_dir=data_dir, event_store_url=str(data_dir / f"{queue}.db")
-    )
-    boot = Bootstrap(settings, client=client)
-    app, service = boot.store, boot.cases
-    staff = default_staff()
-    front, reviewer, output = (staff.get(u) for u in ("513221-qt-a", "513221-scjg-a", "513221-cj-a"))
-    materials = list(app.catalogue.get(MATTER).materials)
+    app, service, materials, actors = case_setup(client, queue, data_dir / f"{queue}.db")
 
     async def one(i: int) -> None:
-        await one_case(service, f"A{i:06d}-{queue[-6:]}", materials, (front, reviewer, output))
+        await one_case(service, f"A{i:06d}-{queue[-6:]}", materials, actors)
 
     plain = workers.worker.Worker
     workers.worker.Worker = functools.partial(plain, **worker_options(worker_kwargs))  # type: ignore[misc]

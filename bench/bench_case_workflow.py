@@ -164,20 +164,22 @@ async def one_case(service: Any, no: str, materials: list[str], actors: tuple[An
     await service.step(no, Deliver(actor=output), read_your_writes=False)
 
 
+def case_setup(client: Client, queue: str, store: Path) -> tuple[Any, Any, list[str], tuple[Any, Any, Any]]:
+    """A case leg's store and service on its own task queue, the matter's materials and the three staff."""
+    settings = dataclasses.replace(Settings.from_env(), task_queue=queue, data_dir=store.parent,
+                                   event_store_url=str(store))  # fmt: skip
+    boot = Bootstrap(settings, client=client)
+    staff = default_staff()
+    actors = tuple(staff.get(u) for u in ("513221-qt-a", "513221-scjg-a", "513221-cj-a"))
+    return boot.store, boot.cases, list(boot.store.catalogue.get(MATTER).materials), actors  # type: ignore[return-value]
+
+
 async def cases(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
     queue = f"bench-case-{uuid.uuid4().hex[:6]}"
-    base = Settings.from_env()
-    settings = dataclasses.replace(
-        base, task_queue=queue, data_dir=data_dir, event_store_url=str(data_dir / "events.db")
-    )
-    boot = Bootstrap(settings, client=client)
-    app, service = boot.store, boot.cases
-    staff = default_staff()
-    front, reviewer, output = (staff.get(u) for u in ("513221-qt-a", "513221-scjg-a", "513221-cj-a"))
-    materials = list(app.catalogue.get(MATTER).materials)
+    app, service, materials, actors = case_setup(client, queue, data_dir / "events.db")
 
     async def one(i: int) -> None:
-        await one_case(service, f"B{i:06d}-{queue[-6:]}", materials, (front, reviewer, output))
+        await one_case(service, f"B{i:06d}-{queue[-6:]}", materials, actors)
 
     async with build_worker(client, app, queue):
         t = time.perf_counter()
