@@ -151,6 +151,10 @@ def test_dockerfile_builds_the_package_for_a_user_without_privileges() -> None:
     assert re.search(r"^USER 10001", run_stage, flags=re.M) and 'ENTRYPOINT ["oneseal"]' in run_stage
     for tool in ("apt-get", "gcc", "build-essential", "pip install"):
         assert tool not in run_stage, f"{tool} in the run stage"
+    # Bytecode compiled at build, after the caches are cleared, valid however the files' times change.
+    build_stage = stages[0]
+    assert "compileall -q --invalidation-mode unchecked-hash /opt/oneseal/lib" in build_stage
+    assert build_stage.index("-name '__pycache__'") < build_stage.index("compileall")
     # What the build stage copies is there, not excluded by .dockerignore, and is the whole package.
     ignore = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip() and ln[0] != "#"]
     copied = [src for line in re.findall(r"^COPY (?!--)(.+)$", stages[0], flags=re.M) for src in line.split()[:-1]]
