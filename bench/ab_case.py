@@ -3,7 +3,11 @@
 Not a test: ``.venv/bin/python -m bench.ab_case LEVER [N] [ROUNDS]`` with LEVER one of ``converter`` (the
 SDK's JSON encoding with hints resolved once, as before issue 10 item 2's payload lever, against orjson),
 ``bytecode`` (the sandbox compiling workflow modules from source, as under PYTHONDONTWRITEBYTECODE with no
-.pyc, against compiled once), ``worker`` (build_worker's settings against the candidate settings below).
+.pyc, against compiled once), ``worker`` (build_worker's settings against the candidate settings below);
+and four that bound what a cheaper workflow shape could give, as scratch variants (not code to keep):
+``patches`` (every ``workflow.patched`` true without its marker and ``TemporalChangeVersion`` upsert),
+``upserts`` (the case's own search-attribute upserts off), ``openclose`` (only the first upsert and the one
+at the close), ``lean`` (no markers and no upserts).
 Legs run A, B, B, A per round (so drift cancels); CPU per item (benchmark process + dev server) is printed
 for each leg, as in bench_case_workflow.
 """
@@ -25,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import temporalio.workflow
 from temporalio.client import Client
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -36,6 +41,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 import workers.worker
+import workflows.search_attributes
 from bench.bench_case_workflow import CONCURRENCY, case_setup, cpu, load, one_case, same_shape_now
 from bench.timing import _bounded
 from workers.logging import configure_logging
@@ -116,6 +122,52 @@ def nothing() -> Iterator[None]:
     yield
 
 
+@contextmanager
+def no_patch_markers() -> Iterator[None]:
+    """Every ``workflow.patched`` true without a marker or a ``TemporalChangeVersion`` upsert: what a case
+    costs on a workflow type that needs no patches (the bound for a new type with the patched code only)."""
+    original = temporalio.workflow.patched
+    temporalio.workflow.patched = lambda _id: True  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        temporalio.workflow.patched = original  # type: ignore[assignment]
+
+
+@contextmanager
+def no_upserts() -> Iterator[None]:
+    """The case's own search-attribute upserts off (the bound for a case without them)."""
+    original = workflows.search_attributes.case_updates
+    workflows.search_attributes.case_updates = lambda _case, _previous: []  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        workflows.search_attributes.case_updates = original  # type: ignore[assignment]
+
+
+@contextmanager
+def upserts_at_open_and_close() -> Iterator[None]:
+    """Scratch: the first upsert (identity and status) and the one at the close; none between."""
+    original = workflows.search_attributes.case_updates
+
+    def fewer(case: Any, previous: Any) -> Any:
+        if previous is not None and previous.get(workflows.search_attributes.CASE_NO) and not case.is_closed:
+            return [u for u in original(case, previous) if u.key == workflows.search_attributes.OVERDUE]
+        return original(case, previous)
+
+    workflows.search_attributes.case_updates = fewer  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        workflows.search_attributes.case_updates = original  # type: ignore[assignment]
+
+
+@contextmanager
+def lean() -> Iterator[None]:
+    with no_patch_markers(), no_upserts():
+        yield
+
+
 Variant = tuple[str, DataConverter | None, dict[str, Any], Callable[[], Any]]
 
 CANDIDATE_WORKER: dict[str, Any] = {}  # filled from the command line: key=value pairs
@@ -133,6 +185,14 @@ def variants(lever: str) -> tuple[Variant, Variant]:
             CANDIDATE_WORKER,
             nothing,
         )
+    if lever == "patches":
+        return ("as released", None, {}, nothing), ("no patch markers", None, {}, no_patch_markers)
+    if lever == "upserts":
+        return ("as released", None, {}, nothing), ("no own upserts", None, {}, no_upserts)
+    if lever == "openclose":
+        return ("as released", None, {}, nothing), ("upserts at open and close", None, {}, upserts_at_open_and_close)
+    if lever == "lean":
+        return ("as released", None, {}, nothing), ("no markers, no upserts", None, {}, lean)
     raise SystemExit(f"unknown lever {lever}")
 
 

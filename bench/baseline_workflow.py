@@ -169,3 +169,53 @@ class BenchSameShapeNow:
     def _check(self, name: str) -> None:
         if not self.registered or self.closed:
             raise ValueError("not ready")
+
+
+# ---- the same-shape baseline with the search attributes every workflow must keep (issue 11) ---------
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.search_attributes import (
+        CASE_NO,
+        CASE_STATUS,
+        DEPARTMENT,
+        MATTER,
+        OVERDUE,
+        PROMISED_DEADLINE,
+        REGION,
+    )
+
+
+@workflow.defn(name="BenchSameShapeFindable")
+class BenchSameShapeFindable(BenchSameShapeNow):
+    """BenchSameShapeNow, findable as a case is (issue 11): after each commit it upserts what CaseWorkflow
+    upserts after the same step, the same attributes with values of the same size. The registration sets
+    the identity, the status and Overdue; accept the status and PromisedDeadline; decide and deliver the
+    status. So the ratio against it leaves out what issue 11 asks of every workflow, and keeps the rest."""
+
+    @workflow.run
+    async def run(self, key: str) -> int:
+        return await super().run(key)
+
+    async def _commit(self, key: str, *steps: str) -> None:
+        await super()._commit(key, *steps)
+        step = steps[-1]
+        if step == "submit":
+            workflow.upsert_search_attributes(
+                [
+                    CASE_NO.value_set(f"513221-20261128-{key[-6:]:0>6}"),
+                    REGION.value_set("汶川县"),
+                    DEPARTMENT.value_set("汶川县市场监督管理局"),
+                    MATTER.value_set("513221-SCJG-001"),
+                    CASE_STATUS.value_set("submitted"),
+                    OVERDUE.value_set(False),
+                ]
+            )
+        elif step == "accept":
+            workflow.upsert_search_attributes(
+                [
+                    CASE_STATUS.value_set("under_review"),
+                    PROMISED_DEADLINE.value_set(workflow.now() + timedelta(days=20)),
+                ]
+            )
+        else:
+            workflow.upsert_search_attributes([CASE_STATUS.value_set({"decide": "decided"}.get(step, "completed"))])

@@ -9,13 +9,17 @@ in this process; the case leg writes to a fresh SQLite event store.
   since issue 10 item 2: Update-with-Start (the registration Update, as ``CaseService.submit``), 3 Updates,
   4 activities each committing to a SQLite file (WAL), deliver committing its two rows in one transaction;
   same worker settings as ``build_worker`` (16 activity threads and slots)
+- findable same-shape: same-shape now, plus the search-attribute upserts issue 11 asks of every workflow,
+  made after the same steps as the case makes them (``BenchSameShapeFindable``): the identity, status and
+  Overdue at registration, status and PromisedDeadline at acceptance, the status at decision and at delivery
 - same-shape before: the round trips a case had before: start, the registration query polled as
   ``CaseService.wait_registered`` did then (it reads the store now), 3 Updates, 5 activities each
   committing one row
 - case: submit → accept → decide → deliver (+ complete in the same command): 4 Updates (one with the
   start) and 4 activities, 5 stored events
 
-Legs are interleaved (bare, now, before, case, before, now, bare) on one dev server so drift shows;
+Legs are interleaved (bare, now, findable, before, case, before, findable, now, bare) on one dev server
+so drift shows;
 the 1-minute load average is printed beside each leg (the machine is shared).
 """
 
@@ -44,6 +48,7 @@ from temporalio.worker import Worker
 from bench.baseline_workflow import (
     BenchBaseline,
     BenchSameShape,
+    BenchSameShapeFindable,
     BenchSameShapeNow,
     SqliteCommit,
     SqliteCommitRows,
@@ -125,14 +130,17 @@ async def same_shape(client: Client, n: int, data_dir: Path) -> tuple[float, lis
     return elapsed, lat
 
 
-async def same_shape_now(client: Client, n: int, data_dir: Path) -> tuple[float, list[float]]:
-    """The round trips a case needs since issue 10 item 2: Update-with-Start, 3 Updates, 4 commits (5 rows)."""
+async def same_shape_now(
+    client: Client, n: int, data_dir: Path, workflow: type[BenchSameShapeNow] = BenchSameShapeNow
+) -> tuple[float, list[float]]:
+    """The round trips a case needs since issue 10 item 2: Update-with-Start, 3 Updates, 4 commits (5 rows);
+    ``BenchSameShapeFindable`` adds the case's search-attribute upserts."""
     queue = f"bench-now-{uuid.uuid4().hex[:6]}"
     commit = SqliteCommitRows(str(data_dir / f"{queue}.db"))
 
     async def one(i: int) -> None:
         start = WithStartWorkflowOperation(
-            BenchSameShapeNow.run,
+            workflow.run,
             str(i),
             id=f"now-{queue}-{i}",
             task_queue=queue,
@@ -144,7 +152,7 @@ async def same_shape_now(client: Client, n: int, data_dir: Path) -> tuple[float,
         for step in ("accept", "decide", "deliver"):
             await h.execute_update(BenchSameShapeNow.step, step)
 
-    elapsed, lat = await _timed_on_worker(client, queue, BenchSameShapeNow, commit.commit_rows, n, one)
+    elapsed, lat = await _timed_on_worker(client, queue, workflow, commit.commit_rows, n, one)
     with sqlite3.connect(commit.path) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 5 * n
     return elapsed, lat
@@ -219,13 +227,16 @@ async def main(n: int) -> None:
         with tempfile.TemporaryDirectory() as d:
             NOW = "same-shape now (update-with-start, 3 updates, 4 SQLite commits)"
             BEFORE = "same-shape before (start, query, 3 updates, 5 SQLite commits)"
+            FINDABLE = "findable same-shape (same-shape now + the case's 4 search-attribute upserts)"
             BARE = "bare (start, 1 activity, 1 update)"
             legs = (
                 (BARE, lambda: baseline(env.client, n)),
                 (NOW, lambda: same_shape_now(env.client, n, Path(d))),
+                (FINDABLE, lambda: same_shape_now(env.client, n, Path(d), BenchSameShapeFindable)),
                 (BEFORE, lambda: same_shape(env.client, n, Path(d))),
                 ("case (submit, accept, decide, deliver)", lambda: cases(env.client, n, Path(d))),
                 (BEFORE, lambda: same_shape(env.client, n, Path(d))),
+                (FINDABLE, lambda: same_shape_now(env.client, n, Path(d), BenchSameShapeFindable)),
                 (NOW, lambda: same_shape_now(env.client, n, Path(d))),
                 (BARE, lambda: baseline(env.client, n)),
             )
@@ -263,6 +274,7 @@ async def main(n: int) -> None:
     case = rate("case")[0]
     for name, prefix in (
         ("same-shape now (the goal's baseline)", "same-shape now"),
+        ("findable same-shape (the goal's baseline with issue 11's search attributes)", "findable"),
         ("same-shape before (the round trips a case had before issue 10 item 2)", "same-shape before"),
         ("bare (the old ratio)", "bare"),
     ):
