@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Table, and_, func, literal_column, or_, select, u
 
 from projections.project_tables import project_tasks
 from projections.runner import ReadModelTimeout, wait_for_position
-from projections.tables import case_facts, case_tasks, projection_tracking, worklist_done
+from projections.tables import case_facts, case_tasks, worklist_done
 from projections.transfer_tables import transfer_tasks
 
 # Every process's open-task table (same shape, ``projections.tables.task_table``); the worklist is their union.
@@ -281,11 +281,6 @@ def foreign_cases(engine: Engine, own_batches: tuple[str, ...]) -> int:
     mine = or_(c.demo.is_(True), and_(c.imported.is_(True), c.import_batch.in_(own_batches)))
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(case_facts).where(~mine)).scalar_one())
-
-
-def projection_positions(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {r.name: int(r.notification_id) for r in conn.execute(select(projection_tracking))}
 
 
 def wait_for_case(engine: Engine, notification_id: int | None, case_no: str, version: int, timeout: float) -> None:
