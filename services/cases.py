@@ -195,37 +195,30 @@ class CaseService:
     async def wait_registered(self, case_no: str, wait: float, said: float | None = None) -> CaseView:
         """The case once its workflow has registered it (the store holds it, taken by the workflow's first
         command: not a case of that number recorded some other way), or the domain's refusal if the workflow
-        failed instead. Read from the store, not asked of the workflow: a query needs a worker (without one it
-        fails after 30 s), and this is what a submission waits on while the worker is being restarted.
-        ``said``: the wait the timeout message names (the whole of the submission's, when this is its rest)."""
-        from temporalio.client import WorkflowFailureError
-        from temporalio.service import RPCError, RPCStatusCode
+        failed instead (services/registration.py). ``said``: the wait the timeout message names (the whole of
+        the submission's, when this is its rest)."""
+        from services.registration import wait_registered
 
         handle = (await self.boot.temporal()).get_workflow_handle(case_workflow_id(case_no))
         registration = registration_command_id(case_no)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while True:
+
+        def registered() -> CaseView | None:
             with contextlib.suppress(CaseNotFound):
-                if (case := self.boot.store.taken(case_no, registration)) is not None:
-                    return case
-            try:
-                desc = await handle.describe()
-            except RPCError as e:
-                if e.status is not RPCStatusCode.NOT_FOUND:  # not started (yet): wait as for a registration
-                    raise self._rpc(e, handle.id) from None
-                desc = None
-            if desc is not None and desc.status is not None and desc.status.name != "RUNNING":
-                try:
-                    await handle.result()
-                except WorkflowFailureError as e:
-                    raise domain_error(e) or DomainError("办件登记失败") from None
-            if loop.time() > deadline:
-                raise CaseRegisterTimeout(
-                    f"办件登记超时（{wait if said is None else said:.0f} 秒），请检查工作进程（worker）是否运行",
-                    case_no=case_no,
-                )
-            await asyncio.sleep(0.2)
+                return self.boot.store.taken(case_no, registration)
+            return None
+
+        return await wait_registered(
+            handle,
+            registered,
+            wait=wait,
+            refused=lambda e: domain_error(e) or DomainError("办件登记失败"),
+            timed_out=lambda: CaseRegisterTimeout(
+                f"办件登记超时（{wait if said is None else said:.0f} 秒），请检查工作进程（worker）是否运行",
+                case_no=case_no,
+            ),
+            unreachable=lambda e: self._rpc(e, handle.id),
+            not_started_yet=True,  # the Update-with-Start's start may not be visible yet
+        )
 
     @timed_step(lambda *a, **k: (k.get("request") or a[2]).step.value)
     async def step(self, case_no: str, request: StepRequest, *, read_your_writes: bool = True) -> Done:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -60,6 +60,7 @@ from projections.queries import Page, foreign_cases
 from projections.runner import ReadModelTimeout
 from services.cases import domain_error
 from services.errors import CaseRegisterTimeout, ScenarioRefused, TemporalUnreachable
+from services.registration import wait_registered
 from services.updates import UPDATE_PATIENCE, execute_update
 from workflows.parallel import ParallelApprovalWorkflow, ProjectProgress
 from workflows.parallel_contracts import ProjectInput, ProjectStepResult, project_workflow_id
@@ -453,25 +454,21 @@ class ParallelService:
     async def _wait_registered(self, handle: WorkflowHandle[Any, Any], code: str, wait: float) -> ProjectView:
         """The project once its workflow has registered it (the store holds it: a project is only ever
         registered by its workflow, and the code was checked free before the start), or the domain's refusal
-        if the workflow failed instead. Read from the store, not asked of the workflow: a query needs a
-        worker, and this is what a registration waits on while a killed worker is being restarted."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while True:
+        if the workflow failed instead (services/registration.py)."""
+
+        def registered() -> ProjectView | None:
             with contextlib.suppress(ProjectNotFound):
                 return self.commands.get(code)
-            try:
-                desc = await handle.describe()
-            except RPCError as e:
-                raise self._rpc(e, handle.id) from None
-            if desc.status is not None and desc.status.name != "RUNNING":
-                try:
-                    await handle.result()
-                except WorkflowFailureError as e:
-                    raise domain_error(e) or DomainError("项目登记失败") from None
-            if loop.time() > deadline:
-                raise CaseRegisterTimeout("项目登记超时，请检查工作进程（worker）是否运行")
-            await asyncio.sleep(0.2)
+            return None
+
+        return await wait_registered(
+            handle,
+            registered,
+            wait=wait,
+            refused=lambda e: domain_error(e) or DomainError("项目登记失败"),
+            timed_out=lambda: CaseRegisterTimeout("项目登记超时，请检查工作进程（worker）是否运行"),
+            unreachable=lambda e: self._rpc(e, handle.id),
+        )
 
     async def _visible(self, view: ProjectView, notification_id: int | None, wait: bool) -> ProjectDone:
         if not wait:

@@ -3,6 +3,7 @@ and 出件 + 办结 as ONE command recording both events in one save (the one-co
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from domain.cases.steps import Accept, Decide, Deliver, SubmitCase
 from domain.catalogue import default_catalogue
 from domain.errors import CaseAlreadyExists
+from services.errors import CaseRegisterTimeout
 from workflows.case import ONE_COMMAND_THEN_PATCH
 from workflows.contracts import REGISTRATION_UPDATE, CaseCommand
 
@@ -78,3 +80,15 @@ async def test_a_submission_refused_inside_the_workflow_comes_back_as_the_domain
         await stack.service.submit(
             matter_code=MATTER, applicant="某某", materials=ALL, actor=FRONT, case_no=case_no, read_your_writes=False
         )
+    # Waiting on the registration instead (what a submission cut short does): the store holds the case, but
+    # not taken by this workflow's command, and the workflow has failed: the same refusal, at once.
+    with stack.env.with_time_skipping_disabled(), pytest.raises(CaseAlreadyExists):
+        await asyncio.wait_for(stack.service.wait_registered(case_no, 30), 10)
+
+
+async def test_a_registration_never_started_times_out_with_its_chinese_message(stack: Stack) -> None:
+    """No workflow and nothing in the store: the wait reads on (a start not visible yet), then says so."""
+    case_no = new_case_no(stack.kind)
+    with stack.env.with_time_skipping_disabled(), pytest.raises(CaseRegisterTimeout) as caught:
+        await stack.service.wait_registered(case_no, 0.5, said=90)
+    assert caught.value.code == "CASE_REGISTER_TIMEOUT" and "办件登记超时（90 秒）" in caught.value.message
