@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import temporalio.workflow
 from temporalio.client import Client
@@ -122,44 +123,28 @@ def nothing() -> Iterator[None]:
     yield
 
 
-@contextmanager
-def no_patch_markers() -> Iterator[None]:
+def no_patch_markers() -> Any:
     """Every ``workflow.patched`` true without a marker or a ``TemporalChangeVersion`` upsert: what a case
     costs on a workflow type that needs no patches (the bound for a new type with the patched code only)."""
-    original = temporalio.workflow.patched
-    temporalio.workflow.patched = lambda _id: True  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        temporalio.workflow.patched = original  # type: ignore[assignment]
+    return patch.object(temporalio.workflow, "patched", lambda _id: True)
 
 
-@contextmanager
-def no_upserts() -> Iterator[None]:
+def no_upserts() -> Any:
     """The case's own search-attribute upserts off (the bound for a case without them)."""
-    original = workflows.search_attributes.case_updates
-    workflows.search_attributes.case_updates = lambda _case, _previous: []  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        workflows.search_attributes.case_updates = original  # type: ignore[assignment]
+    return patch.object(workflows.search_attributes, "case_updates", lambda _case, _previous: [])
 
 
-@contextmanager
-def upserts_at_open_and_close() -> Iterator[None]:
-    """Scratch: the first upsert (identity and status) and the one at the close; none between."""
-    original = workflows.search_attributes.case_updates
+def upserts_at_open_and_close() -> Any:
+    """The first upsert (identity and status) and the one at the close; none between (Overdue still)."""
+    sa = workflows.search_attributes
+    original = sa.case_updates
 
     def fewer(case: Any, previous: Any) -> Any:
-        if previous is not None and previous.get(workflows.search_attributes.CASE_NO) and not case.is_closed:
-            return [u for u in original(case, previous) if u.key == workflows.search_attributes.OVERDUE]
+        if previous is not None and previous.get(sa.CASE_NO) and not case.is_closed:
+            return [u for u in original(case, previous) if u.key == sa.OVERDUE]
         return original(case, previous)
 
-    workflows.search_attributes.case_updates = fewer  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        workflows.search_attributes.case_updates = original  # type: ignore[assignment]
+    return patch.object(sa, "case_updates", fewer)
 
 
 @contextmanager

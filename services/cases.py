@@ -201,15 +201,10 @@ class CaseService:
 
         handle = (await self.boot.temporal()).get_workflow_handle(case_workflow_id(case_no))
         registration = registration_command_id(case_no)
-
-        def registered() -> CaseView | None:
-            with contextlib.suppress(CaseNotFound):
-                return self.boot.store.taken(case_no, registration)
-            return None
-
         return await wait_registered(
             handle,
-            registered,
+            lambda: self.boot.store.taken(case_no, registration),
+            absent=CaseNotFound,
             wait=wait,
             refused=lambda e: domain_error(e) or DomainError("办件登记失败"),
             timed_out=lambda: CaseRegisterTimeout(

@@ -10,7 +10,6 @@ answered with the domain's code and Chinese message and nothing is written. Read
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -455,15 +454,10 @@ class ParallelService:
         """The project once its workflow has registered it (the store holds it: a project is only ever
         registered by its workflow, and the code was checked free before the start), or the domain's refusal
         if the workflow failed instead (services/registration.py)."""
-
-        def registered() -> ProjectView | None:
-            with contextlib.suppress(ProjectNotFound):
-                return self.commands.get(code)
-            return None
-
         return await wait_registered(
             handle,
-            registered,
+            lambda: self.commands.get(code),
+            absent=ProjectNotFound,
             wait=wait,
             refused=lambda e: domain_error(e) or DomainError("项目登记失败"),
             timed_out=lambda: CaseRegisterTimeout("项目登记超时，请检查工作进程（worker）是否运行"),

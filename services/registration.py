@@ -8,6 +8,7 @@ is the domain's refusal."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,23 +25,26 @@ async def wait_registered(
     handle: WorkflowHandle[Any, Any],
     registered: Callable[[], V | None],
     *,
+    absent: type[Exception],
     wait: float,
     refused: Callable[[WorkflowFailureError], Exception],
     timed_out: Callable[[], Exception],
     unreachable: Callable[[RPCError], Exception],
     not_started_yet: bool = False,
 ) -> V:
-    """``registered()`` once it returns something; ``refused(e)`` if the workflow failed first;
-    ``timed_out()`` after ``wait`` seconds; ``unreachable(e)`` when Temporal cannot say. With
-    ``not_started_yet`` a workflow not found is waited for (a start the caller cannot see yet)."""
+    """``registered()`` once it returns something (``absent``: what it raises while the store has nothing);
+    ``refused(e)`` if the workflow failed first; ``timed_out()`` after ``wait`` seconds; ``unreachable(e)``
+    when Temporal cannot say. With ``not_started_yet`` a workflow not found is waited for (a start the
+    caller cannot see yet)."""
     from temporalio.client import WorkflowFailureError
     from temporalio.service import RPCError, RPCStatusCode
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        if (found := registered()) is not None:
-            return found
+        with contextlib.suppress(absent):
+            if (found := registered()) is not None:
+                return found
         try:
             desc = await handle.describe()
         except RPCError as e:
